@@ -1,0 +1,146 @@
+"""Input checks, one helper per check.
+
+Every helper returns the coerced value, so that each kernel sees a single type
+specialisation (C-contiguous float64 arrays, Python ``int`` and ``float``), and
+raises a ``ValueError`` or ``TypeError`` whose message names the argument, the
+requirement and the value given.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+#: Relative asymmetry ``max|A - Aᵀ| / max|A|`` above which a matrix is rejected.
+SYMMETRY_RTOL = 1e-10
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    return f"{value!r} of type {type(value).__name__}"
+
+
+def as_float_array(value: object, name: str, *, ndim: int) -> np.ndarray:
+    """Return `value` as a C-contiguous float64 array with `ndim` dimensions, all finite."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"`{name}` must be a real {ndim}-d array; got {_describe(value)}")
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as exc:  # ragged nested sequences
+        raise TypeError(f"`{name}` must be a real {ndim}-d array; got {value!r}") from exc
+    if array.dtype == bool or not (
+        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise TypeError(f"`{name}` must be a real {ndim}-d array; got {_describe(array)}")
+    if array.ndim != ndim:
+        raise ValueError(f"`{name}` must be {ndim}-d; got shape {array.shape}")
+    array = np.ascontiguousarray(array, dtype=np.float64)
+    if not np.all(np.isfinite(array)):
+        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+        raise ValueError(f"`{name}` must be finite; it has {bad} NaN or infinite entries")
+    return array
+
+
+def as_vector(value: object, name: str, size: int | None = None) -> np.ndarray:
+    """Return a finite float64 vector, of length `size` when given."""
+    vector = as_float_array(value, name, ndim=1)
+    if size is not None and vector.shape[0] != size:
+        raise ValueError(f"`{name}` must have shape ({size},); got shape {vector.shape}")
+    return vector
+
+
+def as_symmetric_matrix(value: object, name: str, size: int | None = None) -> np.ndarray:
+    """Return a finite, square, symmetric float64 matrix (exactly symmetrised)."""
+    matrix = as_float_array(value, name, ndim=2)
+    rows, cols = matrix.shape
+    if rows != cols or rows == 0:
+        raise ValueError(f"`{name}` must be a non-empty square matrix; got shape {matrix.shape}")
+    if size is not None and rows != size:
+        raise ValueError(f"`{name}` must have shape ({size}, {size}); got shape {matrix.shape}")
+    asymmetry = float(np.max(np.abs(matrix - matrix.T)))
+    scale = float(np.max(np.abs(matrix)))
+    if asymmetry > SYMMETRY_RTOL * scale:
+        raise ValueError(f"`{name}` must be symmetric; max |{name} - {name}.T| = {asymmetry:.2e}")
+    return np.ascontiguousarray(0.5 * (matrix + matrix.T))
+
+
+def as_real(value: object, name: str) -> float:
+    """Return a finite real scalar as a Python float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a real number; got {_describe(value)}")
+    number = float(value)
+    if not np.isfinite(number):
+        raise ValueError(f"`{name}` must be finite; got {number}")
+    return number
+
+
+def as_positive(value: object, name: str) -> float:
+    """Return a finite real number > 0."""
+    number = as_real(value, name)
+    if number <= 0.0:
+        raise ValueError(f"`{name}` must be > 0; got {number}")
+    return number
+
+
+def as_non_negative(value: object, name: str) -> float:
+    """Return a finite real number >= 0."""
+    number = as_real(value, name)
+    if number < 0.0:
+        raise ValueError(f"`{name}` must be >= 0; got {number}")
+    return number
+
+
+def as_unit_interval(value: object, name: str) -> float:
+    """Return a real number in [0, 1)."""
+    number = as_real(value, name)
+    if not 0.0 <= number < 1.0:
+        raise ValueError(f"`{name}` must lie in [0, 1); got {number}")
+    return number
+
+
+def as_count(value: object, name: str) -> int:
+    """Return a non-negative integer (Python or numpy integer; not bool, not float)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` must be a non-negative integer; got {_describe(value)}")
+    count = int(value)
+    if count < 0:
+        raise ValueError(f"`{name}` must be a non-negative integer; got {count}")
+    return count
+
+
+def as_step_indices(value: object, name: str = "steps") -> np.ndarray:
+    """Return recorded step indices: an int ``T`` means ``0..T``; an array must increase."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return np.arange(as_count(value, name) + 1, dtype=np.int64)
+    if isinstance(value, (bool, numbers.Real)):
+        raise TypeError(f"`{name}` must be an integer or an array of integers; got {value!r}")
+    array = np.asarray(value)
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"`{name}` must be an int or a non-empty 1-d array; got shape {array.shape}")
+    if not np.issubdtype(array.dtype, np.integer):
+        if not np.issubdtype(array.dtype, np.floating) or not np.all(array == np.round(array)):
+            raise TypeError(f"`{name}` must hold integer step indices; got {_describe(array)}")
+    steps = np.ascontiguousarray(array, dtype=np.int64)
+    if steps[0] < 0 or np.any(np.diff(steps) <= 0):
+        raise ValueError(f"`{name}` must be non-negative and strictly increasing; got {array!r}")
+    return steps
+
+
+def as_times(value: object, name: str = "steps") -> np.ndarray:
+    """Return recorded continuous times: a scalar ``T`` means ``linspace(0, T, 101)``."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        horizon = as_non_negative(value, name)
+        return np.linspace(0.0, horizon, 101)
+    times = as_float_array(value, name, ndim=1)
+    if times.size == 0 or times[0] < 0 or np.any(np.diff(times) <= 0):
+        raise ValueError(f"`{name}` must be non-negative and strictly increasing; got {times!r}")
+    return times
+
+
+def as_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
+    """Return `value` if it is one of `choices`."""
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {choices}; got {value!r}")
+    return str(value)

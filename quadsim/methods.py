@@ -1,0 +1,244 @@
+"""Optimizer specs: small immutable descriptions of first-order methods.
+
+Every discrete method here is one instance of the two-step linear update
+
+    y_t     = w_t + γ (w_t − w_{t−1})
+    w_{t+1} = w_t + β (w_t − w_{t−1}) − lr · P ∇J(y_t),        w_{−1} = w_0,
+
+(GD: β = γ = 0, P = I; heavy ball: γ = 0; Nesterov: γ = β; preconditioned GD:
+β = γ = 0). In the eigenbasis of ``P^½ A P^½`` each axis ``j`` with ``h = lr·a_j``
+follows the scalar recurrence ``u_{t+1} = τ u_t − δ u_{t−1} − lr b̃_j`` whose
+companion matrix ``[[τ, −δ], [1, 0]]`` has trace ``τ = 1 + β − h(1 + γ)`` and
+determinant ``δ = β − hγ``. A spec knows these, its coordinates, and its stability edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.linalg
+
+from quadsim._validation import as_positive, as_symmetric_matrix, as_unit_interval
+from quadsim.problems import Quadratic, SpectralFrame, as_quadratic
+
+
+@dataclass(frozen=True)
+class _TwoStepMethod:
+    """Shared behaviour of the discrete methods (not public)."""
+
+    lr: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lr", as_positive(self.lr, "lr"))
+
+    @property
+    def momentum(self) -> float:
+        """β, the weight of ``w_t − w_{t−1}`` in the update."""
+        return 0.0
+
+    @property
+    def lookahead(self) -> float:
+        """γ, where the gradient is taken: ``y_t = w_t + γ(w_t − w_{t−1})``."""
+        return 0.0
+
+    def frame(self, quadratic: Quadratic) -> SpectralFrame:
+        """Coordinates in which this method on `quadratic` separates into axes."""
+        return quadratic.frame
+
+    def transition(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-axis companion matrix of the update for ``h = lr·a``.
+
+        Returns
+        -------
+        trace, det, quarter_discriminant : ndarray
+            ``τ``, ``δ`` and ``τ²/4 − δ`` (computed in factored form, so that it is
+            accurate near a repeated root); the roots are ``τ/2 ± √(τ²/4 − δ)``.
+        """
+        beta, gamma = self.momentum, self.lookahead
+        trace = 1.0 + beta - h * (1.0 + gamma)
+        det = beta - h * gamma
+        return trace, det, self._quarter_discriminant(h)
+
+    def _quarter_discriminant(self, h: np.ndarray) -> np.ndarray:
+        return 0.25 * (1.0 - h) ** 2
+
+    @staticmethod
+    def lr_edge(curvature: float, beta: float = 0.0) -> float:
+        """Largest stable lr on an axis of curvature ``a > 0``: ``2/a`` for GD."""
+        return 2.0 / curvature
+
+
+@dataclass(frozen=True)
+class GD(_TwoStepMethod):
+    """Gradient descent.
+
+    Update: ``w_{t+1} = w_t − lr·(A w_t + b)``. Per axis,
+    ``u_{t+1} = (1 − lr·a) u_t − lr·b̃``, stable iff ``0 < lr·a < 2``.
+
+    Parameters
+    ----------
+    lr : float
+        Step size, ``> 0``.
+
+    Examples
+    --------
+    >>> from quadsim import GD
+    >>> GD(lr=0.1)
+    GD(lr=0.1)
+    """
+
+
+@dataclass(frozen=True)
+class Momentum(_TwoStepMethod):
+    """Heavy-ball momentum (Polyak), started with zero velocity.
+
+    Update: ``w_{t+1} = w_t − lr·(A w_t + b) + β (w_t − w_{t−1})``, ``w_{−1} = w_0``.
+    Per axis the companion matrix is ``[[1 + β − lr·a, −β], [1, 0]]``, stable iff
+    ``0 < lr·a < 2 + 2β``.
+
+    Parameters
+    ----------
+    lr : float
+        Step size, ``> 0``.
+    beta : float
+        Momentum, in ``[0, 1)``.
+    """
+
+    beta: float = 0.9
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "beta", as_unit_interval(self.beta, "beta"))
+
+    @property
+    def momentum(self) -> float:  # noqa: D102
+        return self.beta
+
+    def _quarter_discriminant(self, h: np.ndarray) -> np.ndarray:
+        # ((1+β−h)² − 4β)/4 = ((1−√β)² − h)((1+√β)² − h)/4, exact at the double root.
+        root = np.sqrt(self.beta)
+        low = ((1.0 - self.beta) / (1.0 + root)) ** 2
+        return 0.25 * (low - h) * ((1.0 + root) ** 2 - h)
+
+    @staticmethod
+    def lr_edge(curvature: float, beta: float = 0.0) -> float:
+        """Largest stable lr on an axis of curvature ``a > 0``: ``(2 + 2β)/a``."""
+        return (2.0 + 2.0 * beta) / curvature
+
+
+@dataclass(frozen=True)
+class Nesterov(_TwoStepMethod):
+    """Nesterov's accelerated gradient with constant momentum.
+
+    Update: ``y_t = w_t + β (w_t − w_{t−1})``, ``w_{t+1} = y_t − lr·(A y_t + b)``,
+    ``w_{−1} = w_0``. Per axis the companion matrix is
+    ``[[(1 − lr·a)(1 + β), −(1 − lr·a) β], [1, 0]]``, stable iff
+    ``0 < lr·a < (2 + 2β)/(1 + 2β)``.
+
+    Parameters
+    ----------
+    lr : float
+        Step size, ``> 0``.
+    beta : float
+        Momentum, in ``[0, 1)``.
+    """
+
+    beta: float = 0.9
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "beta", as_unit_interval(self.beta, "beta"))
+
+    @property
+    def momentum(self) -> float:  # noqa: D102
+        return self.beta
+
+    @property
+    def lookahead(self) -> float:  # noqa: D102
+        return self.beta
+
+    def _quarter_discriminant(self, h: np.ndarray) -> np.ndarray:
+        # ((1−h)²(1+β)² − 4(1−h)β)/4 = (1−h)((1−β)² − h(1+β)²)/4.
+        return 0.25 * (1.0 - h) * ((1.0 - self.beta) ** 2 - h * (1.0 + self.beta) ** 2)
+
+    @staticmethod
+    def lr_edge(curvature: float, beta: float = 0.0) -> float:
+        """Largest stable lr on an axis of curvature ``a > 0``: ``(2+2β)/((1+2β)a)``."""
+        return (2.0 + 2.0 * beta) / ((1.0 + 2.0 * beta) * curvature)
+
+
+@dataclass(frozen=True, eq=False)
+class Preconditioned(_TwoStepMethod):
+    """Preconditioned gradient descent.
+
+    Update: ``w_{t+1} = w_t − lr·P (A w_t + b)`` with ``P`` symmetric positive
+    definite. With ``P^½ A P^½ = Q̃ diag(a) Q̃ᵀ`` and ``w = P^½ Q̃ u`` each axis is GD:
+    ``u_{t+1} = (1 − lr·a) u_t − lr·b̃`` with ``b̃ = (P^½ Q̃)ᵀ b``; stable iff
+    ``0 < lr·a < 2`` for the eigenvalues ``a`` of ``PA``. Newton's method is
+    ``P = A⁻¹``, ``lr = 1`` (see :func:`newton`).
+
+    Parameters
+    ----------
+    lr : float
+        Step size, ``> 0``.
+    P : array_like, shape (d, d)
+        Symmetric positive definite preconditioner.
+    """
+
+    P: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        P = as_symmetric_matrix(self.P, "P")
+        try:
+            np.linalg.cholesky(P)
+        except np.linalg.LinAlgError:
+            min_eig = float(np.linalg.eigvalsh(P)[0])
+            raise ValueError(f"`P` must be symmetric positive definite; its smallest "
+                             f"eigenvalue is {min_eig:.3e}") from None
+        object.__setattr__(self, "P", P)
+
+    def frame(self, quadratic: Quadratic) -> SpectralFrame:
+        """The eigenbasis of ``P^½ A P^½``, mapped back by ``P^½``."""
+        if self.P.shape[0] != quadratic.dim:
+            raise ValueError(f"`P` must have shape ({quadratic.dim}, {quadratic.dim}) to "
+                             f"match the problem; got shape {self.P.shape}")
+        root = np.ascontiguousarray(scipy.linalg.sqrtm(self.P).real)
+        return SpectralFrame.from_symmetric(quadratic.A, quadratic.b, quadratic.c,
+                                            scale=0.5 * (root + root.T))
+
+
+@dataclass(frozen=True)
+class GradientFlow:
+    """Gradient flow, the continuous-time limit of GD: ``dw/dt = −(A w + b)``.
+
+    Per axis ``u(t) = u(0) − (a u(0) + b̃)·(1 − e^{−a t})/a`` (``u(0) − b̃ t`` when
+    ``a = 0``). Trajectories are recorded at float times instead of step indices.
+    """
+
+    def frame(self, quadratic: Quadratic) -> SpectralFrame:
+        """The eigenbasis of ``A``."""
+        return quadratic.frame
+
+
+#: The methods that iterate in discrete steps.
+DiscreteMethod = GD | Momentum | Nesterov | Preconditioned
+Method = DiscreteMethod | GradientFlow
+
+
+def newton(problem: object) -> Preconditioned:
+    """Newton's method as a spec: ``Preconditioned(lr=1, P=A⁻¹)``; converges in one step.
+
+    Raises
+    ------
+    ValueError
+        If ``A`` is not positive definite.
+    """
+    quadratic = as_quadratic(problem)
+    a = quadratic.eigenvalues
+    if a[0] <= 0.0:
+        raise ValueError(f"Newton's method needs a positive definite `A`; its smallest "
+                         f"eigenvalue is {a[0]:.3e}")
+    Q = quadratic.eigenvectors
+    return Preconditioned(1.0, (Q / a) @ Q.T)
