@@ -61,7 +61,7 @@ def as_symmetric_matrix(value: object, name: str, size: int | None = None) -> np
         raise ValueError(f"`{name}` must have shape ({size}, {size}); got shape {matrix.shape}")
     asymmetry = float(np.max(np.abs(matrix - matrix.T)))
     scale = float(np.max(np.abs(matrix)))
-    if asymmetry > SYMMETRY_RTOL * scale:
+    if asymmetry > max(SYMMETRY_RTOL * scale, np.finfo(np.float64).tiny):
         raise ValueError(f"`{name}` must be symmetric; max |{name} - {name}.T| = {asymmetry:.2e}")
     return np.ascontiguousarray(0.5 * (matrix + matrix.T))
 

@@ -94,7 +94,7 @@ def _flow_by_expm(quadratic: Quadratic, w0: np.ndarray, times: np.ndarray) -> Tr
     with np.errstate(over="ignore", invalid="ignore"):
         w = np.array([(scipy.linalg.expm(t * generator) @ start)[:d] for t in times])
         loss = np.asarray(quadratic.value(w))
-    finite = np.isfinite(loss) & np.all(np.isfinite(w), axis=1)
+    finite = np.all(np.isfinite(w), axis=1)
     diverged_at = None
     if not np.all(finite):
         first = int(np.argmax(~finite))

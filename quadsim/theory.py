@@ -3,15 +3,13 @@
 Per axis, a discrete method is the scalar recurrence
 ``u_{t+1} = τ u_t − δ u_{t−1} + f`` with ``f = −lr·b̃`` and ``u_{−1} = u_0``
 (see :mod:`quadsim.methods`). With the Lucas sequence ``s_0 = 0, s_1 = 1,
-s_{n+1} = τ s_n − δ s_{n−1}``, its solution is
+s_{n+1} = τ s_n − δ s_{n−1}`` of the companion matrix, its solution is
 
     u_t = (s_{t+1} − δ s_t) u_0 + f·P_t,       P_t = s_1 + … + s_t,
 
-and ``s_n`` has a closed form in the roots ``λ± = τ/2 ± √(τ²/4 − δ)``:
-``ρ^{n−1} sin(nθ)/sin θ`` for complex roots ``ρe^{±iθ}``,
-``±ρ^{n−1} sinh(nφ)/sinh φ`` for real roots of one sign ``±ρe^{±φ}`` (→ ``n ρ^{n−1}``
-at a double root, without cancellation), and ``(λ+^n − λ−^n)/(λ+ − λ−)`` for roots of
-opposite signs. Each costs O(1) per axis and recorded step whatever ``t`` is.
+and :func:`companion_sequences` evaluates ``s_t`` and ``P_t`` in closed form from the
+roots, in O(1) per axis and recorded step whatever ``t`` is, accurately at double
+roots and as a root approaches 1 (``a → 0``), where ``P_t`` becomes the linear drift.
 """
 
 from __future__ import annotations
@@ -35,87 +33,107 @@ def check_method(method: object) -> _TwoStepMethod | GradientFlow:
     return method
 
 
-def lucas_sequence(trace: np.ndarray, det: np.ndarray, quarter_discriminant: np.ndarray,
-                   n: np.ndarray) -> np.ndarray:
-    """``s_n`` of ``s_{n+1} = τ s_n − δ s_{n−1}``, ``s_0 = 0``, ``s_1 = 1``, in closed form.
+def companion_sequences(trace: np.ndarray, det: np.ndarray, quarter_discriminant: np.ndarray,
+                        gap: np.ndarray, n: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Closed forms of ``s_n``, ``s_{n+1}`` and ``P_n = s_1 + … + s_n``.
+
+    ``s`` is the Lucas sequence of the companion matrix ``[[τ, −δ], [1, 0]]``:
+    ``s_0 = 0``, ``s_1 = 1``, ``s_{n+1} = τ s_n − δ s_{n−1}``; ``P_n`` is the response
+    to a unit constant forcing.
 
     Parameters
     ----------
-    trace, det, quarter_discriminant : ndarray, shape (d,)
-        ``τ``, ``δ`` and ``τ²/4 − δ`` per axis (the last passed in, so that the caller
-        can compute it without cancellation near a double root).
+    trace, det, quarter_discriminant, gap : ndarray, shape (d,)
+        ``τ``, ``δ``, ``τ²/4 − δ`` and ``1 − τ + δ = (1 − λ+)(1 − λ−)`` per axis. The
+        last two are passed in so that the caller can compute them without
+        cancellation: ``τ²/4 − δ`` near a double root, and the gap (``lr·a`` for every
+        method here) near ``a = 0``, where a root approaches 1 and ``τ`` alone has lost
+        the digits that ``λ^n`` needs for large ``n``.
     n : ndarray, shape (K,)
         Non-negative integer indices (any dtype).
 
     Returns
     -------
-    ndarray, shape (K, d)
+    s_n, s_next, forcing : ndarray, shape (K, d)
+
+    Notes
+    -----
+    Complex roots ``ρe^{±iθ}``: ``s_n = ρ^n sin(nθ)/(ρ sin θ)`` and ``P_n`` from the
+    fixed point, ``P_n = (1 − s_{n+1} + δ s_n)/gap`` (the gap is not small there).
+    Real roots ``|λ+| >= |λ−|``: for one sign, ``s_n = (±1)^{n−1} |λ+|^n/ρ ·
+    (1 − e^{−2nφ})/(2 sinh φ)`` with ``λ± = ±ρe^{±φ}`` (→ ``n ρ^{n−1}`` at a double
+    root, without cancellation); for opposite signs or a zero root, the difference
+    quotient ``(λ+^n − λ−^n)/(λ+ − λ−)``. Then ``P_n`` is the second divided difference
+    of ``x^{n+1}`` at ``1, λ+, λ−``: ``P_n = (G_n − s_{n+1})/(1 − λ−)`` with
+    ``G_n = (1 − λ+^{n+1})/(1 − λ+)``, evaluated by ``expm1``/``log1p`` and
+    ``1 − λ+ = gap/(1 − λ−)``; at ``a = 0`` (``λ+ = 1``) this is ``G_n = n + 1``, the
+    exact linear drift.
     """
     n = np.asarray(n, dtype=np.float64)[:, None]
     half = 0.5 * trace
-    out = np.empty((n.shape[0], trace.shape[0]))
+    shape = (n.shape[0], trace.shape[0])
+    s_n, s_next, forcing = np.empty(shape), np.empty(shape), np.empty(shape)
     complex_roots = quarter_discriminant < 0.0
-    same_sign = ~complex_roots & (det > 0.0)
-    opposite = ~complex_roots & ~same_sign
+    real = ~complex_roots
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         if np.any(complex_roots):
-            rho = np.sqrt(det[complex_roots])
+            # Roots m ± iω; ρ from m and ω (not √δ) keeps s_1 = 1 exactly.
             omega = np.sqrt(-quarter_discriminant[complex_roots])
+            rho = np.hypot(half[complex_roots], omega)
             theta = np.arctan2(omega, half[complex_roots])
-            out[:, complex_roots] = (np.exp((n - 1.0) * np.log(rho)) * np.sin(n * theta)
-                                     * (rho / omega))
-        if np.any(same_sign):
-            rho = np.sqrt(det[same_sign])
-            phi = np.arcsinh(np.sqrt(quarter_discriminant[same_sign]) / rho)
-            magnitude = np.exp((n - 1.0) * np.log(rho) + n * phi)
-            double = phi == 0.0
-            ratio = -np.expm1(-2.0 * n * phi) / (2.0 * np.sinh(np.where(double, 1.0, phi)))
-            ratio = np.where(double, n, ratio)
-            sign = np.where((half[same_sign] < 0.0) & (np.mod(n - 1.0, 2.0) == 1.0), -1.0, 1.0)
-            out[:, same_sign] = sign * magnitude * ratio
-        if np.any(opposite):
-            spread = np.sqrt(quarter_discriminant[opposite])
-            big = half[opposite] + np.copysign(spread, half[opposite])
+
+            def lucas(k: np.ndarray) -> np.ndarray:
+                return np.exp(k * np.log(rho)) * np.sin(k * theta) / omega
+
+            s_n[:, complex_roots] = lucas(n)
+            s_next[:, complex_roots] = lucas(n + 1.0)
+            forcing[:, complex_roots] = (1.0 - s_next[:, complex_roots]
+                                         + det[complex_roots] * s_n[:, complex_roots]
+                                         ) / gap[complex_roots]
+        if np.any(real):
+            m, delta, gap_real = half[real], det[real], gap[real]
+            spread = np.sqrt(quarter_discriminant[real])
+            big = m + np.copysign(spread, m)  # the root of largest modulus
             zero = big == 0.0
-            small = np.where(zero, 0.0, det[opposite] / np.where(zero, 1.0, big))
-            value = (big**n - small**n) / np.where(zero, 1.0, big - small)
-            out[:, opposite] = np.where(zero, (n == 1.0).astype(np.float64), value)
-    return out
+            small = np.where(zero, 0.0, delta / np.where(zero, 1.0, big))
+            # 1 − λ+ without cancellation when λ+ → 1.
+            one_minus_big = np.where(m > 0.0, gap_real / (1.0 - small), 1.0 - big)
+            log_big = np.where(m > 0.0, np.log1p(-one_minus_big), np.log(np.abs(big)))
+            phi = np.arcsinh(spread / np.sqrt(np.where(delta > 0.0, delta, 1.0)))
+            double = phi == 0.0
+            sinh_phi = 2.0 * np.sinh(np.where(double, 1.0, phi))
 
+            def big_power(k: np.ndarray) -> np.ndarray:
+                power = np.exp(k * log_big)
+                return np.where((big < 0.0) & (np.mod(k, 2.0) == 1.0), -power, power)
 
-def _forcing_sums(h: np.ndarray, det: np.ndarray, homogeneous: np.ndarray,
-                  t: np.ndarray) -> np.ndarray:
-    """``P_t = s_1 + … + s_t``, the response to a unit constant forcing, shape (K, d).
+            def lucas(k: np.ndarray) -> np.ndarray:
+                ratio = np.where(double, k, -np.expm1(-2.0 * k * phi) / sinh_phi)
+                same_sign = big_power(k) * np.sign(big) * np.exp(phi - log_big) * ratio
+                opposite = (big_power(k) - small**k) / np.where(zero, 1.0, big - small)
+                opposite = np.where(zero, (k == 1.0).astype(np.float64), opposite)
+                return np.where(delta > 0.0, same_sign, opposite)
 
-    ``homogeneous`` is ``s_{t+1} − δ s_t``; the fixed point gives
-    ``P_t = (1 − homogeneous)/h``, evaluated as ``−expm1(t·log1p(−h))/h`` on GD-like
-    axes (``δ = 0``, ``0 < h < 1``). On axes with ``h = 0`` the roots are 1 and ``δ``,
-    so ``s_j = (1 − δ^j)/(1 − δ)`` and ``P_t = (t − δ(1 − δ^t)/(1 − δ))/(1 − δ)``: linear
-    drift, exactly.
-    """
-    t = np.asarray(t, dtype=np.float64)[:, None]
-    singular = h == 0.0
-    gd_like = (det == 0.0) & (h > 0.0) & (h < 1.0)
-    safe_h = np.where(singular, 1.0, h)
-    with np.errstate(over="ignore", invalid="ignore"):
-        sums = np.where(gd_like, -np.expm1(t * np.log1p(-np.where(gd_like, h, 0.0))),
-                        1.0 - homogeneous) / safe_h
-        delta = np.where(singular, det, 0.0)
-        drift = (t - delta * (1.0 - delta**t) / (1.0 - delta)) / (1.0 - delta)
-    return np.where(singular, drift, sums)
+            s_n[:, real] = lucas(n)
+            s_next[:, real] = lucas(n + 1.0)
+            unit_root = one_minus_big == 0.0
+            geometric = np.where(
+                unit_root, n + 1.0,
+                np.where(big > 0.0, -np.expm1((n + 1.0) * log_big), 1.0 - big_power(n + 1.0))
+                / np.where(unit_root, 1.0, one_minus_big))
+            forcing[:, real] = (geometric - s_next[:, real]) / (1.0 - small)
+    return s_n, s_next, forcing
 
 
 def _discrete_closed_form(frame: SpectralFrame, method: _TwoStepMethod, u0: np.ndarray,
                           steps: np.ndarray) -> np.ndarray:
+    # u_t = (s_{t+1} − δ s_t) u_0 + P_t · (−lr b̃), from u_{−1} = u_0.
     h = method.lr * frame.eigenvalues
     trace, det, quarter_discriminant = method.transition(h)
-    n = steps.astype(np.float64)
-    s_t = lucas_sequence(trace, det, quarter_discriminant, n)
-    s_next = lucas_sequence(trace, det, quarter_discriminant, n + 1.0)
+    s_t, s_next, forcing = companion_sequences(trace, det, quarter_discriminant, h, steps)
     with np.errstate(over="ignore", invalid="ignore"):
-        homogeneous = s_next - det * s_t
-        forcing = _forcing_sums(h, det, homogeneous, n)
-        return homogeneous * u0 - (method.lr * frame.b) * forcing
+        return (s_next - det * s_t) * u0 - (method.lr * frame.b) * forcing
 
 
 def _flow_closed_form(frame: SpectralFrame, u0: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -130,14 +148,14 @@ def trajectory_from_eigen(frame: SpectralFrame, steps: np.ndarray, u: np.ndarray
                           diverged_at: int | None = None) -> Trajectory:
     """Map eigen-coordinates to a :class:`Trajectory`; non-finite records end the run.
 
-    With ``diverged_at`` None, the first record with a non-finite coordinate or loss
-    marks divergence, and it and every later record are set to NaN.
+    With ``diverged_at`` None, the first record with a non-finite coordinate marks
+    divergence, and it and every later record are set to NaN.
     """
     with np.errstate(over="ignore", invalid="ignore"):
         loss = frame.value(u)
         w = frame.from_eigen(u)
     if diverged_at is None:
-        bad = ~np.isfinite(loss) | ~np.all(np.isfinite(w), axis=1)
+        bad = ~np.all(np.isfinite(w), axis=1)
         if np.any(bad):
             first = int(np.argmax(bad))
             w[first:] = np.nan
