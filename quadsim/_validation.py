@@ -118,7 +118,8 @@ def as_step_indices(value: object, name: str = "steps") -> np.ndarray:
         raise TypeError(f"`{name}` must be an integer or an array of integers; got {value!r}")
     array = np.asarray(value)
     if array.ndim != 1 or array.size == 0:
-        raise ValueError(f"`{name}` must be an int or a non-empty 1-d array; got shape {array.shape}")
+        raise ValueError(
+            f"`{name}` must be an int or a non-empty 1-d array; got shape {array.shape}")
     if not np.issubdtype(array.dtype, np.integer):
         if not np.issubdtype(array.dtype, np.floating) or not np.all(array == np.round(array)):
             raise TypeError(f"`{name}` must hold integer step indices; got {_describe(array)}")

@@ -99,7 +99,7 @@ class AffineFamily:
 
     def check_theta(self, theta: object) -> np.ndarray:
         """Return θ as a float vector of length ``p``, or raise naming the family."""
-        if np.ndim(theta) == 0 and self.n_params == 1:
+        if np.ndim(theta) == 0 and self.n_params == 1:  # type: ignore[arg-type]
             theta = [theta]
         return as_vector(theta, f"theta ({self.names})", self.n_params)
 
@@ -158,7 +158,7 @@ def ridge_family(problem: LinearRegression) -> AffineFamily:
 def feature_decay_family(problem: LinearRegression) -> AffineFamily:
     """θ ∈ ℝ^d: ``A(θ) = XᵀX/n + l2·I + diag(θ)`` (per-feature weight decay)."""
     reg = _design(problem)
-    n, d = reg.X.shape
+    d = reg.dim
     base = reg.quadratic
     return AffineFamily(base.A, base.b, np.zeros(d), np.eye(d), np.eye(d), np.zeros(d),
                         base.c, "per-feature decays")

@@ -186,7 +186,7 @@ class Preconditioned(_TwoStepMethod):
         Symmetric positive definite preconditioner.
     """
 
-    P: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    P: np.ndarray = field(default=None, repr=False)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
         super().__post_init__()

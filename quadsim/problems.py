@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Protocol
 
 import numpy as np
 import scipy.linalg
@@ -135,13 +134,6 @@ def _householder_to_last_axis(v: np.ndarray) -> np.ndarray:
     return np.eye(k) - 2.0 * np.outer(u, u) / (u @ u)
 
 
-class ProblemLike(Protocol):
-    """Anything that exposes an equivalent :class:`Quadratic` as ``.quadratic``."""
-
-    @property
-    def quadratic(self) -> Quadratic: ...
-
-
 @dataclass(frozen=True, eq=False)
 class Quadratic:
     r"""The quadratic ``J(w) = ½ wᵀAw + bᵀw + c`` with symmetric ``A`` of any sign.
@@ -175,7 +167,7 @@ class Quadratic:
     """
 
     A: np.ndarray = field(repr=False)
-    b: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    b: np.ndarray = field(default=None, repr=False)  # type: ignore[arg-type]
     c: float = 0.0
 
     def __post_init__(self) -> None:

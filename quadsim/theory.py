@@ -214,13 +214,25 @@ def closed_form(problem: object, method: object, w0: object, steps: object) -> T
                                  _discrete_closed_form(frame, method, u0, indices))
 
 
-def _per_axis(problem: object, method: object) -> tuple[SpectralFrame, np.ndarray, ...]:
+def _axes(problem: object, method: object
+          ) -> tuple[SpectralFrame, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+    """The method's axes and their companion ``(τ, δ, τ²/4 − δ)`` (None for flow)."""
     quadratic = as_quadratic(problem)
     method = check_method(method)
     frame = method.frame(quadratic)
     if isinstance(method, GradientFlow):
-        return (frame,)
-    return (frame, *method.transition(method.lr * frame.eigenvalues))
+        return frame, None
+    return frame, method.transition(method.lr * frame.eigenvalues)
+
+
+def _spectral_radius(frame: SpectralFrame,
+                     transition: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+                     ) -> np.ndarray:
+    if transition is None:
+        return np.exp(-frame.eigenvalues)
+    trace, det, quarter_discriminant = transition
+    return np.where(quarter_discriminant < 0.0, np.sqrt(np.abs(det)),
+                    np.abs(0.5 * trace) + np.sqrt(np.abs(quarter_discriminant)))
 
 
 def axis_spectral_radius(problem: object, method: object) -> np.ndarray:
@@ -231,13 +243,7 @@ def axis_spectral_radius(problem: object, method: object) -> np.ndarray:
     ndarray, shape (d,)
         In the order of the method's axes (ascending eigenvalues).
     """
-    parts = _per_axis(problem, method)
-    if len(parts) == 1:
-        return np.exp(-parts[0].eigenvalues)
-    _, trace, det, quarter_discriminant = parts
-    complex_roots = quarter_discriminant < 0.0
-    return np.where(complex_roots, np.sqrt(np.abs(det)),
-                    np.abs(0.5 * trace) + np.sqrt(np.abs(quarter_discriminant)))
+    return _spectral_radius(*_axes(problem, method))
 
 
 def axis_regimes(problem: object, method: object) -> np.ndarray:
@@ -253,13 +259,12 @@ def axis_regimes(problem: object, method: object) -> np.ndarray:
         negative curvature and the stability edge itself), ``'drifting'``
         (``a = 0``, ``b̃ ≠ 0``: linear drift) or ``'frozen'`` (``a = 0``, ``b̃ = 0``).
     """
-    parts = _per_axis(problem, method)
-    frame = parts[0]
-    radius = axis_spectral_radius(problem, method)
-    if len(parts) == 1:
+    frame, transition = _axes(problem, method)
+    radius = _spectral_radius(frame, transition)
+    if transition is None:
         flips = np.zeros(frame.dim, dtype=bool)
     else:
-        _, trace, _, quarter_discriminant = parts
+        trace, _, quarter_discriminant = transition
         flips = (quarter_discriminant < 0.0) | (trace <= 0.0)
     labels = np.where(radius >= 1.0, "diverging",
                       np.where(flips, "oscillating", "converging")).astype(object)
@@ -269,20 +274,23 @@ def axis_regimes(problem: object, method: object) -> np.ndarray:
 
 
 def convergence_rate(problem: object, method: object) -> float:
-    """Asymptotic linear rate: the largest per-axis spectral radius over the axes with
-    ``a ≠ 0`` (those that must converge); ``>= 1`` means no convergence.
+    """Asymptotic linear rate of `method` on `problem`.
 
-    For :class:`GradientFlow` the rate is per unit time, ``e^{−min a}``.
+    The largest per-axis spectral radius over the axes with ``a ≠ 0`` (those that must
+    converge); ``>= 1`` means no convergence. For :class:`GradientFlow` the rate is per
+    unit time, ``e^{−min a}``.
     """
-    frame = _per_axis(problem, method)[0]
-    radius = axis_spectral_radius(problem, method)
+    frame, transition = _axes(problem, method)
+    radius = _spectral_radius(frame, transition)
     moving = frame.eigenvalues != 0.0
     return float(np.max(radius[moving])) if np.any(moving) else 0.0
 
 
 def max_stable_lr(problem: object, method: object, beta: float = 0.0) -> float:
-    """The stability edge in lr: ``2/a_max`` (GD), ``(2+2β)/a_max`` (heavy ball),
-    ``(2+2β)/((1+2β) a_max)`` (Nesterov).
+    """The stability edge in lr.
+
+    ``2/a_max`` (GD and preconditioned GD, with ``a`` the eigenvalues of ``PA``),
+    ``(2+2β)/a_max`` (heavy ball), ``(2+2β)/((1+2β) a_max)`` (Nesterov).
 
     Parameters
     ----------
@@ -299,8 +307,10 @@ def max_stable_lr(problem: object, method: object, beta: float = 0.0) -> float:
         positive.
     """
     quadratic = as_quadratic(problem)
-    if isinstance(method, type) and issubclass(method, (GD, Momentum, Nesterov)):
-        method = method(1.0) if method is GD else method(1.0, beta)
+    if method is GD:
+        method = GD(1.0)
+    elif method in (Momentum, Nesterov):
+        method = method(1.0, beta)
     method = check_method(method)
     if isinstance(method, GradientFlow):
         raise TypeError("`method` must be a discrete method; GradientFlow has no lr")
