@@ -1,0 +1,236 @@
+"""Derivatives through training: forward-mode tangents of a run, and their closed forms.
+
+For a family ``J(w; θ)`` (:class:`~quadsim.families.AffineFamily`) the iterates of GD,
+heavy ball or Nesterov are functions of θ, and of the optimizer's own ``lr`` and
+``β``. Their tangents obey the run's own recurrence plus a source term (see
+:mod:`quadsim.kernels.tangent`), so a Numba kernel carries them in the same pass, in
+the raw basis or in the eigenbasis of ``A(θ)``. As ``t → ∞`` the θ-tangent of a
+convergent run tends to the implicit-function-theorem Jacobian
+``dw*/dθ = −A⁻¹ ∂²J/∂w∂θ``; started at ``w*`` it equals, after ``t`` steps, the
+``t``-term Neumann approximation ``−lr Σ_{i<t} (I − lr A)^i ∂²J/∂w∂θ``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from quadsim._validation import as_choice, as_step_indices, as_vector
+from quadsim.families import AffineFamily
+from quadsim.kernels.tangent import two_step_tangent
+from quadsim.methods import GD, Momentum, Nesterov
+from quadsim.problems import Quadratic, SpectralFrame, as_quadratic
+from quadsim.results import Trajectory
+from quadsim.theory import companion_sequences
+
+_NO_PARAMS = (np.zeros(0), np.zeros((0, 0)), np.zeros((0, 0)), np.zeros(0))
+
+
+@dataclass(frozen=True, eq=False)
+class TangentTrajectory(Trajectory):
+    """A :class:`~quadsim.results.Trajectory` with the derivatives of its iterates.
+
+    Attributes
+    ----------
+    tangent : ndarray, shape (K, d, q)
+        ``dw_t/dθ`` at each recorded step; column ``k`` is the derivative with respect
+        to parameter ``names[k]``.
+    names : tuple of str
+        What each column differentiates by (``'theta[k]'``, ``'lr'``, ``'beta'``).
+    """
+
+    tangent: np.ndarray = field(default=None, repr=False, kw_only=True)  # type: ignore[arg-type]
+    names: tuple[str, ...] = field(default=(), kw_only=True)
+
+    def loss_derivative(self, problem: object) -> np.ndarray:
+        """``dJ(w_t)/dθ = ∇J(w_t)ᵀ dw_t/dθ`` through the iterates, shape (K, q).
+
+        `problem` is the objective ``J`` (held fixed); for the ``lr`` and ``β`` columns
+        this is the whole derivative of the loss curve.
+        """
+        quadratic = as_quadratic(problem)
+        return np.einsum("kd,kdq->kq", quadratic.grad(self.w), self.tangent)
+
+
+def _check_method(method: object) -> GD | Momentum | Nesterov:
+    if type(method) not in (GD, Momentum, Nesterov):
+        raise TypeError("`method` must be GD, Momentum or Nesterov to differentiate "
+                        f"through; got {type(method).__name__}")
+    return method  # type: ignore[return-value]
+
+
+def _run(quadratic: Quadratic, frame: SpectralFrame | None,
+         params: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+         method: GD | Momentum | Nesterov, w0: np.ndarray, steps: np.ndarray,
+         hyper_columns: int, names: tuple[str, ...]) -> TangentTrajectory:
+    """Call the tangent kernel in the raw basis (``frame`` None) or in ``frame``."""
+    isotropic, L, R, r = params
+    if frame is None:
+        curvature, b, start = quadratic.A, quadratic.b, w0
+    else:
+        curvature, b = frame.eigenvalues[:, None].copy(), frame.b
+        start = np.ascontiguousarray(frame.to_eigen(w0))
+        L, R = np.ascontiguousarray(frame.basis.T @ L), np.ascontiguousarray(R @ frame.basis)
+    K, d = steps.shape[0], quadratic.dim
+    w, loss = np.empty((K, d)), np.empty(K)
+    tangent = np.empty((K, d, isotropic.shape[0] + hyper_columns))
+    slope = 1.0 if isinstance(method, Nesterov) else 0.0
+    diverged = two_step_tangent(curvature, b, quadratic.c, isotropic, L, R, r, method.lr,
+                                method.momentum, method.lookahead, slope, hyper_columns,
+                                start, steps, w, loss, tangent)
+    if frame is not None:
+        w = frame.from_eigen(w)
+        tangent = np.einsum("ij,kjq->kiq", frame.basis, tangent)
+    return TangentTrajectory(steps, w, loss, None if diverged < 0 else int(diverged),
+                             tangent=tangent, names=names)
+
+
+def simulate_tangents(family: AffineFamily, theta: object, method: object, w0: object,
+                      steps: object, *, basis: str = "raw") -> TangentTrajectory:
+    """Run `method` on ``J(·; θ)`` and carry ``dw_t/dθ`` forward in the same pass.
+
+    The tangent obeys ``Ẏ_t = Ẇ_t + γ(Ẇ_t − Ẇ_{t−1})``,
+    ``Ẇ_{t+1} = Ẇ_t + β(Ẇ_t − Ẇ_{t−1}) − lr (A(θ) Ẏ_t + ∂²J/∂w∂θ(y_t))`` from
+    ``Ẇ_0 = 0`` (``w0`` does not depend on θ). One step costs about ``p + 1`` GD steps.
+
+    Parameters
+    ----------
+    family : AffineFamily
+    theta : array_like, shape (p,)
+    method : GD, Momentum or Nesterov
+    w0 : array_like, shape (d,)
+    steps : int or array_like
+        As in :func:`~quadsim.simulate`.
+    basis : {'raw', 'eigen'}
+        ``'raw'``: dense updates, O(d²p) a step; ``'eigen'``: in the eigenbasis of
+        ``A(θ)``, O(dp) a step.
+
+    Returns
+    -------
+    TangentTrajectory
+        ``tangent[k]`` is ``dw_t/dθ`` (d × p) at ``t = steps[k]``.
+
+    See Also
+    --------
+    closed_form_tangents : the same tangents for GD, solved per axis.
+    quadsim.response.response_jacobian : their limit as ``t → ∞``.
+    """
+    if not isinstance(family, AffineFamily):
+        raise TypeError(f"`family` must be an AffineFamily; got {type(family).__name__}")
+    theta = family.check_theta(theta)
+    method = _check_method(method)
+    quadratic = family.quadratic(theta)
+    w0 = as_vector(w0, "w0", quadratic.dim)
+    basis = as_choice(basis, "basis", ("raw", "eigen"))
+    frame = quadratic.frame if basis == "eigen" else None
+    params = (family.isotropic, family.L, family.R, family.r)
+    names = tuple(f"theta[{k}]" for k in range(family.n_params))
+    return _run(quadratic, frame, params, method, w0, as_step_indices(steps), 0, names)
+
+
+def simulate_optimizer_tangents(problem: object, method: object, w0: object, steps: object,
+                                *, basis: str = "raw") -> TangentTrajectory:
+    """Run `method` and carry ``dw_t/dlr`` (and ``dw_t/dβ`` for momentum methods).
+
+    The ``lr`` column obeys the run's tangent recurrence with source ``−∇J(y_t)``; the
+    ``β`` column with source ``w_t − w_{t−1}`` (and, for Nesterov, whose look-ahead is
+    ``γ = β``, ``A (w_t − w_{t−1})`` through ``y_t``).
+
+    Returns
+    -------
+    TangentTrajectory
+        ``names`` is ``('lr',)`` for GD and ``('lr', 'beta')`` otherwise;
+        :meth:`TangentTrajectory.loss_derivative` gives ``dJ(w_t)/dlr`` and ``/dβ``.
+
+    See Also
+    --------
+    closed_form_lr_derivative : ``dw_t/dlr`` of GD, solved per axis.
+    """
+    quadratic = as_quadratic(problem)
+    method = _check_method(method)
+    w0 = as_vector(w0, "w0", quadratic.dim)
+    basis = as_choice(basis, "basis", ("raw", "eigen"))
+    frame = quadratic.frame if basis == "eigen" else None
+    names = ("lr",) if isinstance(method, GD) else ("lr", "beta")
+    params = (_NO_PARAMS[0], np.zeros((quadratic.dim, 0)), np.zeros((0, quadratic.dim)),
+              _NO_PARAMS[3])
+    return _run(quadratic, frame, params, method, w0, as_step_indices(steps), len(names),
+                names)
+
+
+def _gd_axes(problem: Quadratic, method: object, w0: object, steps: object
+             ) -> tuple[GD, SpectralFrame, np.ndarray, np.ndarray, np.ndarray]:
+    if type(method) is not GD:
+        raise TypeError(f"`method` must be GD for this closed form; got {type(method).__name__}")
+    frame = problem.frame
+    w0 = as_vector(w0, "w0", problem.dim)
+    return method, frame, frame.to_eigen(w0), as_step_indices(steps).astype(np.float64), \
+        method.lr * frame.eigenvalues
+
+
+def closed_form_tangents(family: AffineFamily, theta: object, method: object, w0: object,
+                         steps: object) -> np.ndarray:
+    """``dw_t/dθ`` of GD solved per axis, shape (K, d, p).
+
+    In the eigenbasis of ``A(θ)``, with ``r_j = 1 − lr·a_j``, ``e = u_0 − u*`` and the
+    source ``S̃(u) = Qᵀ ∂²J/∂w∂θ(Qu)`` (affine in ``u``; linear part ``S̃_1``),
+
+        U̇_t = −lr [ G_t(r) ⊙ S̃(u*) + Σ_i D_t(r_j, r_i) S̃_1(e_i e_i) ],
+
+    where ``G_t(r) = Σ_{m<t} r^m`` and ``D_t(r_j, r_i) = Σ_{m<t} r_j^{t−1−m} r_i^m``
+    is the Lucas sequence of the pair of roots ``(r_j, r_i)`` (``t r^{t−1}`` when they
+    are equal), evaluated without cancellation by
+    :func:`~quadsim.theory.companion_sequences`. O(d²p) per recorded step, whatever t.
+
+    Raises
+    ------
+    ValueError
+        If ``J(·; θ)`` has no stationary point (a drifting axis).
+    """
+    if not isinstance(family, AffineFamily):
+        raise TypeError(f"`family` must be an AffineFamily; got {type(family).__name__}")
+    theta = family.check_theta(theta)
+    quadratic = family.quadratic(theta)
+    method, frame, u0, t, h = _gd_axes(quadratic, method, w0, steps)
+    u_star = frame.stationary_point
+    if u_star is None:
+        raise ValueError("closed-form tangents need a stationary point; J(·; θ) has a "
+                         "drifting axis (a = 0 with b̃ ≠ 0)")
+    Q = frame.basis
+    source_at_star = Q.T @ family.mixed_jacobian(Q @ u_star)  # (d, p)
+    linear_isotropic = family.isotropic  # S̃_1(v) = v σᵀ + L̃ ⊙ (R̃ v)
+    L_eigen, R_eigen = Q.T @ family.L, family.R @ Q
+    excess = u0 - u_star
+    d = frame.dim
+    # Pairs of GD roots (r_j, r_i): a 2×2 companion with trace r_j + r_i, det r_j r_i.
+    r = 1.0 - h
+    trace = (r[:, None] + r[None, :]).ravel()
+    det = (r[:, None] * r[None, :]).ravel()
+    quarter = (0.5 * (h[None, :] - h[:, None]).ravel()) ** 2
+    gap = (h[:, None] * h[None, :]).ravel()
+    pair_sums, _, _ = companion_sequences(trace, det, quarter, gap, t)
+    pairs = pair_sums.reshape(t.shape[0], d, d)  # D_t(r_j, r_i)
+    _, _, geometric = companion_sequences(r, np.zeros(d), 0.25 * r**2, h, t)  # G_t(r)
+    diagonal = np.einsum("kjj->kj", pairs)
+    out = (geometric[:, :, None] * source_at_star
+           + (diagonal * excess)[:, :, None] * linear_isotropic
+           + L_eigen * np.einsum("kji,qi,i->kjq", pairs, R_eigen, excess))
+    return -method.lr * np.einsum("ij,kjq->kiq", Q, out)
+
+
+def closed_form_lr_derivative(problem: object, method: object, w0: object,
+                              steps: object) -> np.ndarray:
+    """``dw_t/dlr`` of GD solved per axis, shape (K, d).
+
+    With ``u_t = u* + r^t (u_0 − u*)``, ``r = 1 − lr·a`` and ``u*`` independent of lr,
+    ``du_t/dlr = −a·t·r^{t−1} (u_0 − u*)``; on a null axis ``u_t = u_0 − t·lr·b̃``, so
+    ``du_t/dlr = −t·b̃``.
+    """
+    quadratic = as_quadratic(problem)
+    method, frame, u0, t, h = _gd_axes(quadratic, method, w0, steps)
+    r = 1.0 - h
+    # t r^{t−1} is the Lucas sequence of the double root r; a·(u_0 − u*) = a u_0 + b̃,
+    # which is b̃ on a null axis: one formula, the gradient in eigen-coordinates.
+    repeated, _, _ = companion_sequences(2.0 * r, r**2, np.zeros(frame.dim), h**2, t)
+    return frame.from_eigen(-(frame.eigenvalues * u0 + frame.b) * repeated)
