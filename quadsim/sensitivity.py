@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from quadsim._validation import as_choice, as_step_indices, as_vector
+from quadsim._validation import as_choice, as_count, as_positive, as_step_indices, as_vector
 from quadsim.families import AffineFamily
 from quadsim.kernels.tangent import two_step_tangent
 from quadsim.methods import GD, Momentum, Nesterov
@@ -234,3 +234,65 @@ def closed_form_lr_derivative(problem: object, method: object, w0: object,
     # which is b̃ on a null axis: one formula, the gradient in eigen-coordinates.
     repeated, _, _ = companion_sequences(2.0 * r, r**2, np.zeros(frame.dim), h**2, t)
     return frame.from_eigen(-(frame.eigenvalues * u0 + frame.b) * repeated)
+
+
+@dataclass(frozen=True, eq=False)
+class LearningRatePath:
+    """The iterates of a learning-rate search.
+
+    Attributes
+    ----------
+    lr : ndarray, shape (n,)
+        The learning rates visited, the last one the result.
+    loss : ndarray, shape (n,)
+        ``J(w_T)`` at each.
+    """
+
+    lr: np.ndarray = field(repr=False)
+    loss: np.ndarray = field(repr=False)
+
+    @property
+    def best(self) -> float:
+        """The learning rate the search ended at."""
+        return float(self.lr[-1])
+
+
+def tune_lr(problem: object, method: object, w0: object, horizon: int, *,
+            max_iterations: int = 500, xtol: float = 1e-12) -> LearningRatePath:
+    """Find the fixed lr that minimises ``J(w_T)`` by following ``dJ(w_T)/dlr``.
+
+    Starting from ``method.lr`` (its ``β`` is kept), the search moves ``x = log lr``
+    against the sign of the hypergradient ``dJ(w_T)/dx = lr·dJ(w_T)/dlr`` (from
+    :func:`simulate_optimizer_tangents` in the eigenbasis), growing its step by 1.2
+    while the sign holds and halving it when the sign flips (Rprop), until the step is
+    below `xtol`. A run that diverges counts as a positive hypergradient. For GD,
+    ``J(w_T) − J* = ½ Σ_j a_j (1 − lr·a_j)^{2T} (u_{0j} − u*_j)²`` is convex in lr, so
+    the search finds the global minimiser.
+
+    Returns
+    -------
+    LearningRatePath
+    """
+    quadratic = as_quadratic(problem)
+    method = _check_method(method)
+    horizon = as_count(horizon, "horizon")
+    xtol = as_positive(xtol, "xtol")
+    w0 = as_vector(w0, "w0", quadratic.dim)
+    x, step, previous_sign = np.log(method.lr), 0.1, 0.0
+    lrs, losses = [], []
+    for _ in range(as_count(max_iterations, "max_iterations")):
+        lr = float(np.exp(x))
+        trial = type(method)(lr) if isinstance(method, GD) else type(method)(lr, method.beta)
+        run = simulate_optimizer_tangents(quadratic, trial, w0, [horizon], basis="eigen")
+        lrs.append(lr)
+        losses.append(run.loss[-1])
+        slope = lr * run.loss_derivative(quadratic)[-1, 0]
+        sign = 1.0 if run.diverged or not np.isfinite(slope) else float(np.sign(slope))
+        if sign == 0.0:
+            break
+        step = step * 1.2 if sign == previous_sign else step * 0.5
+        if step < xtol:
+            break
+        x -= sign * step
+        previous_sign = sign
+    return LearningRatePath(np.array(lrs), np.array(losses))

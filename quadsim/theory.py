@@ -98,7 +98,9 @@ def companion_sequences(trace: np.ndarray, det: np.ndarray, quarter_discriminant
             zero = big == 0.0
             small = np.where(zero, 0.0, delta / np.where(zero, 1.0, big))
             # 1 − λ+ without cancellation when λ+ → 1.
-            one_minus_big = np.where(m > 0.0, gap_real / (1.0 - small), 1.0 - big)
+            one_minus_big = np.where((m > 0.0) & (small != 1.0),
+                                     gap_real / np.where(small == 1.0, 1.0, 1.0 - small),
+                                     1.0 - big)
             log_big = np.where(m > 0.0, np.log1p(-one_minus_big), np.log(np.abs(big)))
             phi = np.arcsinh(spread / np.sqrt(np.where(delta > 0.0, delta, 1.0)))
             double = phi == 0.0
