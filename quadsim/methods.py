@@ -90,7 +90,22 @@ class GD(_TwoStepMethod):
 
 
 @dataclass(frozen=True)
-class Momentum(_TwoStepMethod):
+class _MomentumMethod(_TwoStepMethod):
+    """Shared behaviour of the methods with a momentum ``β`` (not public)."""
+
+    beta: float = 0.9
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "beta", as_unit_interval(self.beta, "beta"))
+
+    @property
+    def momentum(self) -> float:  # noqa: D102
+        return self.beta
+
+
+@dataclass(frozen=True)
+class Momentum(_MomentumMethod):
     """Heavy-ball momentum (Polyak), started with zero velocity.
 
     Update: ``w_{t+1} = w_t − lr·(A w_t + b) + β (w_t − w_{t−1})``, ``w_{−1} = w_0``.
@@ -105,16 +120,6 @@ class Momentum(_TwoStepMethod):
         Momentum, in ``[0, 1)``.
     """
 
-    beta: float = 0.9
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "beta", as_unit_interval(self.beta, "beta"))
-
-    @property
-    def momentum(self) -> float:  # noqa: D102
-        return self.beta
-
     def _quarter_discriminant(self, h: np.ndarray) -> np.ndarray:
         # ((1+β−h)² − 4β)/4 = ((1−√β)² − h)((1+√β)² − h)/4, exact at the double root.
         root = np.sqrt(self.beta)
@@ -128,7 +133,7 @@ class Momentum(_TwoStepMethod):
 
 
 @dataclass(frozen=True)
-class Nesterov(_TwoStepMethod):
+class Nesterov(_MomentumMethod):
     """Nesterov's accelerated gradient with constant momentum.
 
     Update: ``y_t = w_t + β (w_t − w_{t−1})``, ``w_{t+1} = y_t − lr·(A y_t + b)``,
@@ -143,16 +148,6 @@ class Nesterov(_TwoStepMethod):
     beta : float
         Momentum, in ``[0, 1)``.
     """
-
-    beta: float = 0.9
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "beta", as_unit_interval(self.beta, "beta"))
-
-    @property
-    def momentum(self) -> float:  # noqa: D102
-        return self.beta
 
     @property
     def lookahead(self) -> float:  # noqa: D102

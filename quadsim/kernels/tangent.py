@@ -27,7 +27,7 @@ given in eigen-coordinates; O(d·p) a step).
 import numpy as np
 
 from quadsim.kernels._jit import jit
-from quadsim.kernels.trajectory import _mark_diverged, symmetric_matvec
+from quadsim.kernels.trajectory import _mark_diverged, record_state, symmetric_matvec
 
 
 @jit
@@ -92,13 +92,8 @@ def two_step_tangent(curvature, b, c, isotropic, L, R, r, lr, beta, gamma, looka
         _apply_curvature(curvature, y, grad)
         if t == steps[k]:
             _apply_curvature(curvature, w, Aw)
-            loss = c
-            for i in range(d):
-                loss += w[i] * (0.5 * Aw[i] + b[i])
-                w_out[k, i] = w[i]
-                for col in range(P):
-                    tangent_out[k, i, col] = T[i, col]
-            loss_out[k] = loss
+            record_state(k, w, Aw, b, c, w_out, loss_out)
+            tangent_out[k] = T
             k += 1
             if k == n_records:
                 return -1

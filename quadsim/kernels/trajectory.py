@@ -32,6 +32,16 @@ def symmetric_matvec(A, x, out):
 
 
 @jit
+def record_state(k, w, Aw, b, c, w_out, loss_out):
+    """Write ``w`` and ``J(w) = Σ_i w_i (½ (Aw)_i + b_i) + c`` into record ``k``."""
+    loss = c
+    for i in range(w.shape[0]):
+        loss += w[i] * (0.5 * Aw[i] + b[i])
+        w_out[k, i] = w[i]
+    loss_out[k] = loss
+
+
+@jit
 def _mark_diverged(k, w_out, loss_out):
     for r in range(k, w_out.shape[0]):
         loss_out[r] = np.nan
@@ -68,13 +78,9 @@ def two_step_raw(A, b, c, P, lr, beta, gamma, w0, steps, w_out, loss_out):
         if t == steps[k]:
             if lookahead:
                 symmetric_matvec(A, w, Aw)
+                record_state(k, w, Aw, b, c, w_out, loss_out)
             else:
-                Aw[:] = grad
-            loss = c
-            for i in range(d):
-                loss += w[i] * (0.5 * Aw[i] + b[i])
-                w_out[k, i] = w[i]
-            loss_out[k] = loss
+                record_state(k, w, grad, b, c, w_out, loss_out)
             k += 1
             if k == n_records:
                 return -1
