@@ -100,7 +100,7 @@ class _MomentumMethod(_TwoStepMethod):
         object.__setattr__(self, "beta", as_unit_interval(self.beta, "beta"))
 
     @property
-    def momentum(self) -> float:  # noqa: D102
+    def momentum(self) -> float:
         return self.beta
 
 
