@@ -2,12 +2,44 @@
 
 Every method is, in the eigenbasis of the problem, a set of independent per-axis linear
 recurrences; each trajectory can be computed three ways (raw-basis kernel, eigenbasis
-kernel, closed form), and they agree.
+kernel, closed form), and they agree. Derivatives with respect to hyperparameters
+follow the same pattern: tangents carried through a run, their closed forms, and the
+implicit-function-theorem Jacobians they converge to.
 """
 
+from quadsim.families import (
+    AffineFamily,
+    feature_decay_family,
+    ridge_family,
+    sample_weight_family,
+    target_family,
+)
+from quadsim.influence import influence, leave_one_out, leverage
 from quadsim.methods import GD, GradientFlow, Momentum, Nesterov, Preconditioned, newton
 from quadsim.problems import LinearRegression, Quadratic, SpectralFrame, Unbounded
+from quadsim.response import (
+    HypergradientPath,
+    ValidationLoss,
+    cg_error_bound,
+    cg_jacobian,
+    finite_difference_jacobian,
+    hypergradient_descent,
+    neumann_error,
+    neumann_jacobian,
+    response_jacobian,
+    response_jvp,
+    response_vjp,
+)
 from quadsim.results import Trajectory
+from quadsim.sensitivity import (
+    LearningRatePath,
+    TangentTrajectory,
+    closed_form_lr_derivative,
+    closed_form_tangents,
+    simulate_optimizer_tangents,
+    simulate_tangents,
+    tune_lr,
+)
 from quadsim.simulation import simulate
 from quadsim.theory import (
     axis_regimes,
@@ -21,22 +53,48 @@ from quadsim.theory import (
 
 __all__ = [
     "GD",
+    "AffineFamily",
     "GradientFlow",
+    "HypergradientPath",
+    "LearningRatePath",
     "LinearRegression",
     "Momentum",
     "Nesterov",
     "Preconditioned",
     "Quadratic",
     "SpectralFrame",
+    "TangentTrajectory",
     "Trajectory",
     "Unbounded",
+    "ValidationLoss",
     "axis_regimes",
     "axis_spectral_radius",
+    "cg_error_bound",
+    "cg_jacobian",
     "closed_form",
+    "closed_form_lr_derivative",
+    "closed_form_tangents",
     "convergence_rate",
+    "feature_decay_family",
+    "finite_difference_jacobian",
+    "hypergradient_descent",
+    "influence",
+    "leave_one_out",
+    "leverage",
     "max_stable_lr",
+    "neumann_error",
+    "neumann_jacobian",
     "newton",
     "optimal_gd",
     "optimal_momentum",
+    "response_jacobian",
+    "response_jvp",
+    "response_vjp",
+    "ridge_family",
+    "sample_weight_family",
     "simulate",
+    "simulate_optimizer_tangents",
+    "simulate_tangents",
+    "target_family",
+    "tune_lr",
 ]

@@ -110,6 +110,15 @@ class AffineFamily:
         A += (self.L * theta) @ self.R
         return 0.5 * (A + A.T)
 
+    def hvp(self, theta: object, X: np.ndarray) -> np.ndarray:
+        """``A(θ) X`` without forming ``A(θ)``: ``A₀X + (σ·θ) X + L (θ ⊙ (R X))``.
+
+        `X` has shape (d,) or (d, k); the cost is O(d²k + dpk).
+        """
+        theta = self.check_theta(theta)
+        scaled = theta * (self.R @ X).T  # (k, p) or (p,)
+        return self.A0 @ X + float(self.isotropic @ theta) * X + (scaled @ self.L.T).T
+
     def b(self, theta: object) -> np.ndarray:
         """``b(θ)``."""
         theta = self.check_theta(theta)
@@ -140,7 +149,8 @@ class AffineFamily:
         return self.isotropic * (v @ w) + (v @ self.L) * (self.R @ w + self.r)
 
 
-def _design(problem: object) -> LinearRegression:
+def as_regression(problem: object) -> LinearRegression:
+    """Return `problem` if it is a LinearRegression, else raise a TypeError naming it."""
     if not isinstance(problem, LinearRegression):
         raise TypeError(f"`problem` must be a LinearRegression; got {type(problem).__name__}")
     return problem
@@ -148,7 +158,7 @@ def _design(problem: object) -> LinearRegression:
 
 def ridge_family(problem: LinearRegression) -> AffineFamily:
     """θ = (λ,): ``A(λ) = XᵀX/n + λI``; the problem's own ``l2`` is the natural θ."""
-    reg = _design(problem)
+    reg = as_regression(problem)
     n, d = reg.X.shape
     return AffineFamily(reg.X.T @ reg.X / n, -reg.X.T @ reg.y / n, np.ones(1),
                         np.zeros((d, 1)), np.zeros((1, d)), np.zeros(1),
@@ -157,7 +167,7 @@ def ridge_family(problem: LinearRegression) -> AffineFamily:
 
 def feature_decay_family(problem: LinearRegression) -> AffineFamily:
     """θ ∈ ℝ^d: ``A(θ) = XᵀX/n + l2·I + diag(θ)`` (per-feature weight decay)."""
-    reg = _design(problem)
+    reg = as_regression(problem)
     d = reg.dim
     base = reg.quadratic
     return AffineFamily(base.A, base.b, np.zeros(d), np.eye(d), np.eye(d), np.zeros(d),
@@ -166,7 +176,7 @@ def feature_decay_family(problem: LinearRegression) -> AffineFamily:
 
 def target_family(problem: LinearRegression) -> AffineFamily:
     """θ = y ∈ ℝ^n: ``b(y) = −Xᵀy/n`` (A fixed). ``c`` is left at 0: it does not move w*."""
-    reg = _design(problem)
+    reg = as_regression(problem)
     n, d = reg.X.shape
     return AffineFamily(reg.quadratic.A, np.zeros(d), np.zeros(n), reg.X.T / n,
                         np.zeros((n, d)), -np.ones(n), 0.0, "targets")
@@ -177,7 +187,7 @@ def sample_weight_family(problem: LinearRegression) -> AffineFamily:
 
     At θ = 1 this is the problem itself. ``c`` is left at 0: it does not move w*.
     """
-    reg = _design(problem)
+    reg = as_regression(problem)
     n, d = reg.X.shape
     return AffineFamily(reg.l2 * np.eye(d), np.zeros(d), np.zeros(n), reg.X.T / n, reg.X,
                         -reg.y, 0.0, "per-example weights")

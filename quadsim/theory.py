@@ -200,8 +200,8 @@ def closed_form(problem: object, method: object, w0: object, steps: object) -> T
     >>> import numpy as np
     >>> from quadsim import GD, Quadratic, closed_form
     >>> q = Quadratic(np.diag([1.0, 0.0]), b=[-1.0, 1.0])
-    >>> closed_form(q, GD(lr=0.5), [0.0, 0.0], [0, 1, 10**9]).w[:, 1]
-    array([ 0.0e+00, -5.0e-01, -5.0e+08])
+    >>> closed_form(q, GD(lr=0.5), [0.0, 0.0], [0, 1, 10**9]).w[:, 1].tolist()
+    [0.0, -0.5, -500000000.0]
     """
     quadratic = as_quadratic(problem)
     method = check_method(method)
