@@ -294,3 +294,21 @@ def test_rotation_equivariance(spectrum, seed, method_index):
     assert_allclose(turned.loss, traj.loss, rtol=TRAJECTORY_RTOL,
                     atol=TRAJECTORY_RTOL * max(1.0, np.max(np.abs(traj.loss))))
     assert_same(closed_form(rotated, method, Q @ w0, steps), turned)
+
+
+@pytest.mark.parametrize("name", sorted(methods()))
+def test_large_problems_take_the_blas_path_and_agree(name):
+    from quadsim.kernels._blas import BLAS_MIN_DIM
+
+    d = BLAS_MIN_DIM + 13
+    rng = np.random.default_rng(6)
+    problem = Quadratic.from_eigenvalues(np.linspace(0.05, 3.0, d), rng.normal(size=d), rng=6)
+    method = {"gd": GD(0.5), "momentum": Momentum(0.3, 0.8), "nesterov": Nesterov(0.3, 0.7),
+              "preconditioned": Preconditioned(0.4, np.diag(np.linspace(0.5, 1.5, d)))}[name]
+    w0 = rng.normal(size=d)
+    steps = [0, 1, 2, 10, 40]
+    raw = simulate(problem, method, w0, steps)
+    iterates = reference_iterates(problem, method, w0, steps[-1])[steps]
+    assert_allclose(raw.w, iterates, rtol=TRAJECTORY_RTOL,
+                    atol=TRAJECTORY_RTOL * np.max(np.abs(iterates)))
+    assert_same(closed_form(problem, method, w0, steps), raw)

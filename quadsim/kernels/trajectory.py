@@ -12,33 +12,63 @@ is not finite, fill the remaining records with NaN and return that step (−1 if
 
 import numpy as np
 
-from quadsim.kernels._jit import jit
+from quadsim.kernels._blas import BLAS_MIN_DIM, blas_symmetric_matvec, symv_arguments
+from quadsim.kernels._jit import jit, jit_sum
+
+_LARGEST = np.finfo(np.float64).max
 
 
 @jit
 def symmetric_matvec(A, x, out):
-    """``out = A @ x`` for symmetric ``A``, as ``Σ_j x_j A[j, :]``.
+    """``out = A @ x`` for symmetric ``A``, as ``Σ_j x_j A[j, :]``, four rows a pass.
 
-    Each term is a contiguous axpy, which LLVM vectorises without fastmath (a
-    row-times-vector dot product would not), so this runs at memory bandwidth.
+    Each pass is a contiguous axpy, which LLVM vectorises without fastmath (a
+    row-times-vector dot product would not); taking four rows a pass reads and writes
+    ``out`` four times less.
     """
     d = x.shape[0]
     for i in range(d):
         out[i] = 0.0
-    for j in range(d):
+    j = 0
+    while j + 4 <= d:
+        x0, x1, x2, x3 = x[j], x[j + 1], x[j + 2], x[j + 3]
+        for i in range(d):
+            out[i] += x0 * A[j, i] + x1 * A[j + 1, i] + x2 * A[j + 2, i] + x3 * A[j + 3, i]
+        j += 4
+    while j < d:
         xj = x[j]
         for i in range(d):
             out[i] += xj * A[j, i]
+        j += 1
+
+
+@jit
+def all_finite(x):
+    """Whether every entry of ``x`` is finite: ``|x_i| <= max float`` fails for inf and NaN.
+
+    Counting the failures is an integer reduction, which vectorises without fastmath
+    (summing ``x_i − x_i``, a floating-point reduction, would not).
+    """
+    bad = 0
+    for i in range(x.shape[0]):
+        bad += not (abs(x[i]) <= _LARGEST)
+    return bad == 0
+
+
+@jit_sum
+def quadratic_value(w, Aw, b, c):
+    """``J(w) = Σ_i w_i (½ (Aw)_i + b_i) + c``."""
+    total = 0.0
+    for i in range(w.shape[0]):
+        total += w[i] * (0.5 * Aw[i] + b[i])
+    return total + c
 
 
 @jit
 def record_state(k, w, Aw, b, c, w_out, loss_out):
-    """Write ``w`` and ``J(w) = Σ_i w_i (½ (Aw)_i + b_i) + c`` into record ``k``."""
-    loss = c
-    for i in range(w.shape[0]):
-        loss += w[i] * (0.5 * Aw[i] + b[i])
-        w_out[k, i] = w[i]
-    loss_out[k] = loss
+    """Write ``w`` and ``J(w)`` into record ``k``."""
+    w_out[k] = w
+    loss_out[k] = quadratic_value(w, Aw, b, c)
 
 
 @jit
@@ -50,17 +80,45 @@ def _mark_diverged(k, w_out, loss_out):
 
 
 @jit
-def two_step_raw(A, b, c, P, lr, beta, gamma, w0, steps, w_out, loss_out):
+def _matvec(use_blas, symv, arguments, A, x, out):
+    if use_blas:
+        blas_symmetric_matvec(symv, arguments, A, x, out)
+    else:
+        symmetric_matvec(A, x, out)
+
+
+@jit
+def _two_step_in_place(w, w_prev, step, lr, beta):
+    """``w, w_prev ← w + β(w − w_prev) − lr·step, w`` entry by entry.
+
+    Updating in place (no swapping of array variables) avoids reference-count traffic
+    that costs more than the whole update at small d.
+    """
+    if beta == 0.0:
+        for i in range(w.shape[0]):
+            w[i] -= lr * step[i]
+    else:
+        for i in range(w.shape[0]):
+            current = w[i]
+            w[i] = current + beta * (current - w_prev[i]) - lr * step[i]
+            w_prev[i] = current
+
+
+@jit
+def two_step_raw(A, b, c, P, lr, beta, gamma, w0, steps, w_out, loss_out, symv):
     """Run the update on the dense ``A`` (O(d²) a step); ``P`` of shape (0, 0) means I.
 
-    Returns the first step with a non-finite iterate, or −1.
+    ``symv`` is BLAS's dsymv (:mod:`quadsim.kernels._blas`), used for the products with
+    ``A`` and ``P`` from ``d = BLAS_MIN_DIM`` on. Returns the first step with a
+    non-finite iterate, or −1.
     """
     d = w0.shape[0]
+    use_blas = d >= BLAS_MIN_DIM
+    arguments = symv_arguments(d)
     precondition = P.shape[0] > 0
     lookahead = gamma != 0.0
     w = w0.copy()
     w_prev = w0.copy()
-    w_next = np.empty(d)
     y = np.empty(d)
     grad = np.empty(d)
     Aw = np.empty(d)
@@ -72,12 +130,12 @@ def two_step_raw(A, b, c, P, lr, beta, gamma, w0, steps, w_out, loss_out):
         if lookahead:
             for i in range(d):
                 y[i] = w[i] + gamma * (w[i] - w_prev[i])
-            symmetric_matvec(A, y, grad)
+            _matvec(use_blas, symv, arguments, A, y, grad)
         else:
-            symmetric_matvec(A, w, grad)
+            _matvec(use_blas, symv, arguments, A, w, grad)
         if t == steps[k]:
             if lookahead:
-                symmetric_matvec(A, w, Aw)
+                _matvec(use_blas, symv, arguments, A, w, Aw)
                 record_state(k, w, Aw, b, c, w_out, loss_out)
             else:
                 record_state(k, w, grad, b, c, w_out, loss_out)
@@ -87,23 +145,19 @@ def two_step_raw(A, b, c, P, lr, beta, gamma, w0, steps, w_out, loss_out):
         for i in range(d):
             grad[i] += b[i]
         if precondition:
-            symmetric_matvec(P, grad, direction)
+            _matvec(use_blas, symv, arguments, P, grad, direction)
+            _two_step_in_place(w, w_prev, direction, lr, beta)
         else:
-            direction[:] = grad
-        nonfinite = 0.0
-        for i in range(d):
-            w_next[i] = w[i] + beta * (w[i] - w_prev[i]) - lr * direction[i]
-            nonfinite += w_next[i] - w_next[i]
-        w_prev, w, w_next = w, w_next, w_prev
+            _two_step_in_place(w, w_prev, grad, lr, beta)
         t += 1
-        if nonfinite != 0.0:
+        if not all_finite(w):
             _mark_diverged(k, w_out, loss_out)
             return t
 
 
 @jit
 def two_step_eigen(a, b, c, lr, beta, gamma, u0, steps, u_out, loss_out):
-    """Run the update axis by axis in the eigenbasis (O(d) a step).
+    """Run the update axis by axis in the eigenbasis (O(d) a step), in place.
 
     ``a`` and ``b`` are the per-axis curvatures and linear terms; ``u_out`` receives
     eigen-coordinates. Returns the first step with a non-finite iterate, or −1.
@@ -111,28 +165,25 @@ def two_step_eigen(a, b, c, lr, beta, gamma, u0, steps, u_out, loss_out):
     d = u0.shape[0]
     u = u0.copy()
     u_prev = u0.copy()
-    u_next = np.empty(d)
+    au = np.empty(d)
     n_records = steps.shape[0]
     k = 0
     t = 0
     while True:
         if t == steps[k]:
-            loss = c
             for i in range(d):
-                loss += u[i] * (0.5 * a[i] * u[i] + b[i])
-                u_out[k, i] = u[i]
-            loss_out[k] = loss
+                au[i] = a[i] * u[i]
+            record_state(k, u, au, b, c, u_out, loss_out)
             k += 1
             if k == n_records:
                 return -1
-        nonfinite = 0.0
         for i in range(d):
-            velocity = u[i] - u_prev[i]
-            y = u[i] + gamma * velocity
-            u_next[i] = u[i] + beta * velocity - lr * (a[i] * y + b[i])
-            nonfinite += u_next[i] - u_next[i]
-        u_prev, u, u_next = u, u_next, u_prev
+            current = u[i]
+            velocity = current - u_prev[i]
+            y = current + gamma * velocity
+            u[i] = current + beta * velocity - lr * (a[i] * y + b[i])
+            u_prev[i] = current
         t += 1
-        if nonfinite != 0.0:
+        if not all_finite(u):
             _mark_diverged(k, u_out, loss_out)
             return t

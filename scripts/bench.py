@@ -1,0 +1,512 @@
+"""Time quadsim's trajectories against plain numpy loops of the same algorithms.
+
+Every row runs one algorithm two ways in this process and prints the time per step of
+each, their ratio (numpy ÷ quadsim) and, where the issue sets one, the target and
+PASS/MISS. Both sides record ``w_t`` and ``J(w_t) = ½ w_tᵀAw_t + bᵀw_t + c`` at every
+step ``0..T`` (the numpy GD loop reuses ``A @ w`` for the loss, as the kernel does), and
+both are checked to agree before they are timed.
+
+Rows, for d ∈ {10, 100, 1000}:
+
+- raw-basis GD: ``simulate(..., basis="raw")``, and the kernel ``two_step_raw`` called
+  directly on outputs allocated as ``simulate`` allocates them (the note gives the API's
+  overhead a call, timed on one-step runs), against a numpy loop
+  ``Aw = A @ w; loss = c + w @ (0.5*Aw + b); w = w - lr*(Aw + b)``;
+- eigenbasis GD: ``simulate(..., basis="eigen")`` (which returns ``w``, so it pays the
+  ``U @ Qᵀ`` basis change) against the per-axis numpy loop plus the same basis change,
+  and the kernel ``two_step_eigen`` against the per-axis numpy loop alone;
+- the closed form of the whole curve, ``closed_form(..., steps=T)``, against the numpy
+  GD loop that produces the same records.
+
+At d = 100 heavy ball and Nesterov run in the raw basis too; at d = 1000 the bandwidth
+references compare quadsim's ``symmetric_matvec`` with a bare ``A @ w`` loop, and an
+eigenbasis run that records 101 of its steps shows the per-step cost without the basis
+change. Times are the best of several repeats (as in :mod:`timeit`), each repeat at least
+``--min-time`` seconds, after a warm-up call, so Numba compilation is excluded.
+
+Usage::
+
+    python scripts/bench.py            # full run, under a minute and a half
+    python scripts/bench.py --quick    # smoke run, a few seconds
+    OPENBLAS_NUM_THREADS=1 python scripts/bench.py --dims 1000   # numpy on one core
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import gc
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+
+import numba
+import numpy as np
+
+from quadsim import GD, Momentum, Nesterov, Quadratic, closed_form, simulate
+from quadsim.kernels._blas import dsymv
+from quadsim.kernels.trajectory import symmetric_matvec, two_step_eigen, two_step_raw
+
+DIMS = (10, 100, 1000)
+
+#: Horizon T per d (steps 0..T recorded): about 0.2 s of the numpy raw-basis GD loop
+#: on the reference machine (2-core AMD EPYC), so that one call of the slow side is one
+#: timing. Each timing still loops calls until it lasts ``--min-time``.
+HORIZON = {10: 40_000, 100: 25_000, 1000: 600}
+QUICK_HORIZON = {10: 2_000, 100: 1_000, 1000: 30}
+
+#: Horizon of the eigenbasis run that records only RECORDS_SPARSE of its steps (d = 1000).
+SPARSE_HORIZON, QUICK_SPARSE_HORIZON, RECORDS_SPARSE = 20_000, 1_000, 101
+
+#: The issue's targets for numpy time ÷ quadsim time, by (row kind, d).
+TARGETS = {
+    ("raw", 10): 100.0,
+    ("raw", 100): 5.0,
+    ("raw", 1000): 1.2,
+    ("eigen", 1000): 30.0,
+    ("closed", 10): 100.0,
+    ("closed", 100): 100.0,
+    ("closed", 1000): 100.0,
+}
+
+#: Relative agreement required between quadsim and the numpy loop before timing.
+AGREEMENT_RTOL = 1e-9
+
+BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
+            "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+NO_PRECONDITIONER = np.empty((0, 0))
+BETA = 0.9
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: quadsim and numpy seconds per step for one algorithm."""
+
+    d: int
+    method: str
+    quadsim: float
+    numpy: float
+    kind: str | None = None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        """Numpy time ÷ quadsim time (above 1: quadsim is faster)."""
+        return self.numpy / self.quadsim
+
+    @property
+    def target(self) -> float | None:
+        """The issue's target for :attr:`ratio`, if it sets one."""
+        return TARGETS.get((self.kind, self.d)) if self.kind else None
+
+
+# ---------------------------------------------------------------------------------------
+# numpy loops: the algorithms as a numpy user would write them, recording every step.
+
+
+def numpy_gd(A, b, c, lr, w0, T):
+    """Raw-basis GD; the loss reuses ``A @ w``."""
+    W, loss = np.empty((T + 1, w0.shape[0])), np.empty(T + 1)
+    w = w0.copy()
+    for t in range(T + 1):
+        Aw = A @ w
+        W[t] = w
+        loss[t] = c + w @ (0.5 * Aw + b)
+        w = w - lr * (Aw + b)
+    return W, loss
+
+
+def numpy_momentum(A, b, c, lr, beta, w0, T):
+    """Heavy ball from zero velocity; the loss reuses ``A @ w``."""
+    W, loss = np.empty((T + 1, w0.shape[0])), np.empty(T + 1)
+    w, w_prev = w0.copy(), w0.copy()
+    for t in range(T + 1):
+        Aw = A @ w
+        W[t] = w
+        loss[t] = c + w @ (0.5 * Aw + b)
+        w, w_prev = w + beta * (w - w_prev) - lr * (Aw + b), w
+    return W, loss
+
+
+def numpy_nesterov(A, b, c, lr, beta, w0, T):
+    """Nesterov from zero velocity: gradient at the look-ahead point, loss at ``w``."""
+    W, loss = np.empty((T + 1, w0.shape[0])), np.empty(T + 1)
+    w, w_prev = w0.copy(), w0.copy()
+    for t in range(T + 1):
+        W[t] = w
+        loss[t] = c + w @ (0.5 * (A @ w) + b)
+        y = w + beta * (w - w_prev)
+        w, w_prev = y - lr * (A @ y + b), w
+    return W, loss
+
+
+def numpy_eigen_gd(a, b, c, lr, u0, T, record_every=1):
+    """Per-axis GD ``u ← (1 − lr·a) u − lr·b̃``, recording every `record_every` steps."""
+    n_records = T // record_every + 1
+    U, loss = np.empty((n_records, u0.shape[0])), np.empty(n_records)
+    factor, shift = 1.0 - lr * a, lr * b
+    u = u0.copy()
+    for t in range(T + 1):
+        if t % record_every == 0:
+            k = t // record_every
+            U[k] = u
+            loss[k] = c + u @ (0.5 * a * u + b)
+        u = factor * u - shift
+    return U, loss
+
+
+# ---------------------------------------------------------------------------------------
+# timing
+
+
+def best_times(fns: list[Callable[[], object]], min_time: float,
+               repeats: int) -> list[float]:
+    """Best seconds per call of each of `fns`, timed in turns.
+
+    Each function gets one warm-up call (Numba compilation, caches) and, as
+    :mod:`timeit` does, a number of calls per timing that makes a timing last at least
+    `min_time`; then the functions take turns for `repeats` rounds, so that a slow
+    spell of a shared machine hits the sides being compared alike, and the best
+    timing of each is kept. The garbage collector is off while timing.
+    """
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        numbers, best = [], []
+        for fn in fns:
+            fn()
+            number = 1
+            while (elapsed := _run(fn, number)) < min_time:
+                number = max(number + 1, int(1.2 * number * min_time / max(elapsed, 1e-9)))
+            numbers.append(number)
+            best.append(elapsed)
+        for _ in range(repeats - 1):
+            for i, (fn, number) in enumerate(zip(fns, numbers, strict=True)):
+                best[i] = min(best[i], _run(fn, number))
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return [elapsed / number for elapsed, number in zip(best, numbers, strict=True)]
+
+
+def _run(fn: Callable[[], object], number: int) -> float:
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return time.perf_counter() - start
+
+
+def check_same(name: str, quadsim_w, quadsim_loss, numpy_w, numpy_loss) -> None:
+    """Raise if the two sides did not compute the same records."""
+    for what, mine, theirs in (("w", quadsim_w, numpy_w), ("loss", quadsim_loss, numpy_loss)):
+        scale = np.max(np.abs(theirs))
+        err = np.max(np.abs(mine - theirs))
+        if not err <= AGREEMENT_RTOL * scale:
+            raise AssertionError(f"{name}: quadsim and numpy disagree on {what}: "
+                                 f"max abs error {err:.3e} (scale {scale:.3e})")
+
+
+# ---------------------------------------------------------------------------------------
+# the rows
+
+
+def problem(d: int) -> tuple[Quadratic, np.ndarray]:
+    """A well-conditioned quadratic (spectrum in [1, 10], κ = 10) and a start point."""
+    rng = np.random.default_rng(d)
+    q = Quadratic.from_eigenvalues(np.linspace(1.0, 10.0, d), b=rng.standard_normal(d),
+                                   c=0.5, rng=rng)
+    q.frame  # noqa: B018 -- the eigendecomposition is cached; time it apart from the runs
+    return q, rng.standard_normal(d)
+
+
+def gd_rows(d: int, T: int, min_time: float, repeats: int) -> list[Row]:
+    q, w0 = problem(d)
+    method = GD(0.1)
+    A, b, c, lr = q.A, q.b, q.c, method.lr
+    frame = q.frame
+    a, bt, u0 = frame.eigenvalues, frame.b, np.ascontiguousarray(frame.to_eigen(w0))
+    steps = np.arange(T + 1, dtype=np.int64)
+
+    # The kernels get fresh outputs on each call, as simulate allocates them, so that
+    # the difference between a kernel row and its simulate row is the API's overhead.
+    def kernel_raw():
+        W, loss = np.empty((T + 1, d)), np.empty(T + 1)
+        two_step_raw(A, b, c, NO_PRECONDITIONER, lr, 0.0, 0.0, w0, steps, W, loss, dsymv)
+        return W, loss
+
+    def kernel_eigen():
+        U, loss = np.empty((T + 1, d)), np.empty(T + 1)
+        two_step_eigen(a, bt, c, lr, 0.0, 0.0, u0, steps, U, loss)
+        return U, loss
+
+    def numpy_raw():
+        return numpy_gd(A, b, c, lr, w0, T)
+
+    def numpy_eigen():
+        return numpy_eigen_gd(a, bt, c, lr, u0, T)
+
+    def numpy_eigen_to_w():
+        U, loss = numpy_eigen_gd(a, bt, c, lr, u0, T)
+        return frame.from_eigen(U), loss
+
+    def simulate_raw():
+        return simulate(q, method, w0, T, basis="raw")
+
+    def simulate_eigen():
+        return simulate(q, method, w0, T, basis="eigen")
+
+    def closed():
+        return closed_form(q, method, w0, T)
+
+    check_T = min(T, 200)
+    reference = numpy_gd(A, b, c, lr, w0, check_T)
+    for name, traj in (("raw", simulate(q, method, w0, check_T, basis="raw")),
+                       ("eigen", simulate(q, method, w0, check_T, basis="eigen")),
+                       ("closed form", closed_form(q, method, w0, check_T))):
+        check_same(f"GD {name}, d={d}", traj.w, traj.loss, *reference)
+    check_same(f"two_step_raw, d={d}", *kernel_raw(), *numpy_raw())
+    check_same(f"two_step_eigen, d={d}", *kernel_eigen(), *numpy_eigen())
+
+    t_numpy, t_simulate, t_kernel, t_closed = (
+        seconds / T for seconds in
+        best_times([numpy_raw, simulate_raw, kernel_raw, closed], min_time, repeats))
+    t_numpy_w, t_simulate_eigen = (
+        seconds / T for seconds in
+        best_times([numpy_eigen_to_w, simulate_eigen], min_time, repeats))
+    t_numpy_u, t_kernel_eigen = (
+        seconds / T for seconds in best_times([numpy_eigen, kernel_eigen], min_time, repeats))
+    one_step = np.arange(2, dtype=np.int64)
+
+    def simulate_one_step():
+        return simulate(q, method, w0, 1, basis="raw")
+
+    def kernel_one_step():
+        W, loss = np.empty((2, d)), np.empty(2)
+        two_step_raw(A, b, c, NO_PRECONDITIONER, lr, 0.0, 0.0, w0, one_step, W, loss, dsymv)
+        return W, loss
+
+    gigabytes = 8e-9 * d * d
+    if d < 1000:
+        t_api = np.subtract(*best_times([simulate_one_step, kernel_one_step], min_time,
+                                        repeats))
+        overhead = f"simulate's overhead {t_api * 1e6:.1f} µs a call"
+    else:  # below the noise of one step (~0.1 ms)
+        overhead = "simulate's overhead < noise"
+    return [
+        Row(d, 'GD raw: simulate(basis="raw")', t_simulate, t_numpy, "raw",
+            f"{gigabytes / t_simulate:.1f} GB/s of A" if d >= 1000 else ""),
+        Row(d, "GD raw: two_step_raw kernel", t_kernel, t_numpy, "raw",
+            f"{gigabytes / t_kernel:.1f} GB/s of A; {overhead}" if d >= 100 else overhead),
+        Row(d, 'GD eigen: simulate(basis="eigen")', t_simulate_eigen, t_numpy_w, "eigen",
+            "both sides map U to w (U @ Qᵀ)"),
+        Row(d, "GD eigen: two_step_eigen kernel", t_kernel_eigen, t_numpy_u, "eigen",
+            "u only, no basis change"),
+        Row(d, "GD closed_form(steps=T)", t_closed, t_numpy, "closed",
+            "vs the numpy raw GD loop"),
+    ]
+
+
+def momentum_rows(d: int, T: int, min_time: float, repeats: int) -> list[Row]:
+    q, w0 = problem(d)
+    A, b, c = q.A, q.b, q.c
+    rows = []
+    for method, loop in ((Momentum(0.1, BETA), numpy_momentum),
+                         (Nesterov(0.1, BETA), numpy_nesterov)):
+        def run_numpy(T=T, loop=loop, method=method):
+            return loop(A, b, c, method.lr, method.beta, w0, T)
+
+        def run_quadsim(T=T, method=method):
+            return simulate(q, method, w0, T, basis="raw")
+
+        traj = run_quadsim(min(T, 200))
+        check_same(f"{type(method).__name__}, d={d}", traj.w, traj.loss,
+                   *run_numpy(min(T, 200)))
+        t_quadsim, t_numpy = best_times([run_quadsim, run_numpy], min_time, repeats)
+        note = "2 matvecs a step (A y and A w)" if isinstance(method, Nesterov) else ""
+        rows.append(Row(d, f'{type(method).__name__} raw: simulate(basis="raw")',
+                        t_quadsim / T, t_numpy / T, None, note))
+    return rows
+
+
+def bandwidth_rows(d: int, T: int, T_sparse: int, min_time: float,
+                   repeats: int) -> list[Row]:
+    q, w0 = problem(d)
+    A, x, out = q.A, w0.copy(), np.empty(d)
+
+    def bare_blas():
+        for _ in range(T):
+            A @ x
+
+    def kernel_matvec():
+        for _ in range(T):
+            symmetric_matvec(A, x, out)
+
+    kernel_matvec()
+    if not np.allclose(out, A @ x, rtol=1e-12, atol=1e-12 * np.max(np.abs(out))):
+        raise AssertionError("symmetric_matvec disagrees with A @ x")
+    matvec, blas = (seconds / T for seconds in
+                    best_times([kernel_matvec, bare_blas], min_time, repeats))
+    rows = [Row(d, "matvec: symmetric_matvec vs bare A @ w", matvec, blas, None,
+                f"{8e-9 * d * d / matvec:.1f} vs {8e-9 * d * d / blas:.1f} GB/s of A")]
+
+    method = GD(0.1)
+    frame = q.frame
+    a, bt, u0 = frame.eigenvalues, frame.b, frame.to_eigen(w0)
+    every = T_sparse // (RECORDS_SPARSE - 1)
+    steps = np.arange(0, T_sparse + 1, every)
+
+    def numpy_sparse():
+        U, loss = numpy_eigen_gd(a, bt, q.c, method.lr, u0, T_sparse, every)
+        return frame.from_eigen(U), loss
+
+    def quadsim_sparse():
+        return simulate(q, method, w0, steps, basis="eigen")
+
+    traj = quadsim_sparse()
+    check_same(f"sparse eigen, d={d}", traj.w, traj.loss, *numpy_sparse())
+    t_quadsim, t_numpy = best_times([quadsim_sparse, numpy_sparse], min_time, repeats)
+    rows.append(Row(d, f'GD eigen: simulate(basis="eigen"), {steps.size} records',
+                    t_quadsim / T_sparse, t_numpy / T_sparse, "eigen",
+                    f"T = {T_sparse}, both sides map U to w"))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------
+# environment and output
+
+
+def blas_info() -> list[str]:
+    """Describe the BLAS numpy uses: threadpoolctl if installed, else OpenBLAS via ctypes."""
+    lines = [f"{name}={os.environ[name]}" for name in BLAS_ENV if name in os.environ]
+    lines = [("env: " + " ".join(lines)) if lines else
+             "env: none of " + ", ".join(BLAS_ENV) + " is set"]
+    try:
+        import threadpoolctl
+    except ImportError:
+        lines.append("threadpoolctl: not installed (not a quadsim dependency); "
+                     "asking OpenBLAS directly")
+    else:
+        for pool in threadpoolctl.threadpool_info():
+            lines.append("threadpoolctl: " + ", ".join(
+                f"{key}={pool.get(key)}" for key in
+                ("user_api", "internal_api", "version", "num_threads", "architecture")))
+        return lines
+    lines.extend(_openblas_by_ctypes())
+    return lines
+
+
+def _openblas_by_ctypes() -> list[str]:
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
+    except OSError:
+        return ["openblas: cannot list the loaded libraries on this platform"]
+    lines = []
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        found = {}
+        for prefix in ("scipy_openblas_", "openblas_", ""):
+            for suffix in ("64_", ""):
+                for what, restype in (("get_config", ctypes.c_char_p),
+                                      ("get_corename", ctypes.c_char_p),
+                                      ("get_num_threads", ctypes.c_int)):
+                    fn = getattr(lib, f"{prefix}{what}{suffix}", None)
+                    if fn is not None and what not in found:
+                        fn.restype = restype
+                        value = fn()
+                        found[what] = value.decode() if isinstance(value, bytes) else value
+        if found:
+            lines.append(f"openblas {os.path.basename(path)}: core={found.get('get_corename')}"
+                         f", threads={found.get('get_num_threads')}, "
+                         f"config={found.get('get_config')}")
+    return lines or ["openblas: no OpenBLAS library found in this process"]
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+def format_seconds(seconds: float) -> str:
+    """A time per step with a unit that keeps three significant digits."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def print_table(rows: list[Row]) -> tuple[int, int]:
+    """Print the rows; return the number of targets met and missed."""
+    header = (f"{'d':>5}  {'method':<48} {'quadsim/step':>12} {'numpy/step':>12} "
+              f"{'numpy÷qs':>9} {'target':>7}  {'':<6} note")
+    print(header)
+    print("-" * len(header))
+    met = missed = 0
+    previous_d = None
+    for row in rows:
+        if previous_d is not None and row.d != previous_d:
+            print()
+        previous_d = row.d
+        if row.target is None:
+            target, status = "—", ""
+        else:
+            target = f"≥{row.target:g}×"
+            status = "PASS" if row.ratio >= row.target else "MISS"
+            met, missed = met + (status == "PASS"), missed + (status == "MISS")
+        print(f"{row.d:>5}  {row.method:<48} {format_seconds(row.quadsim):>12} "
+              f"{format_seconds(row.numpy):>12} {row.ratio:>8.3g}× {target:>7}  "
+              f"{status:<6} {row.note}")
+    return met, missed
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="short horizons and timings: a smoke run of a few seconds")
+    parser.add_argument("--min-time", type=float, default=None,
+                        help="seconds each timing lasts at least (default 0.2, quick 0.02)")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timings per measurement, the best is kept (default 7, quick 2)")
+    parser.add_argument("--dims", type=int, nargs="+", choices=DIMS, default=DIMS,
+                        help="dimensions to run (default: all)")
+    args = parser.parse_args(argv)
+    horizon = QUICK_HORIZON if args.quick else HORIZON
+    sparse_horizon = QUICK_SPARSE_HORIZON if args.quick else SPARSE_HORIZON
+    min_time = args.min_time or (0.02 if args.quick else 0.2)
+    repeats = args.repeats or (2 if args.quick else 7)
+
+    start = time.perf_counter()
+    print(f"quadsim {_version('quadsim')}, "
+          f"numpy {np.__version__}, numba {numba.__version__}, "
+          f"python {platform.python_version()}, {os.cpu_count()} CPUs "
+          f"({platform.processor() or platform.machine()})")
+    for line in blas_info():
+        print(line)
+    print(f"horizons T = {horizon}; best of {repeats} timings of >= {min_time} s each; "
+          "times are per step (per recorded step for the closed form)")
+    print()
+
+    rows: list[Row] = []
+    for d in args.dims:
+        rows.extend(gd_rows(d, horizon[d], min_time, repeats))
+        if d == 100:
+            rows.extend(momentum_rows(d, horizon[d], min_time, repeats))
+        if d == 1000:
+            rows.extend(bandwidth_rows(d, horizon[d], sparse_horizon, min_time, repeats))
+    met, missed = print_table(rows)
+    print()
+    print(f"targets: {met} PASS, {missed} MISS; total run time "
+          f"{time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
