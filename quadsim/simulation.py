@@ -6,7 +6,7 @@ import numpy as np
 import scipy.linalg
 
 from quadsim._validation import as_choice, as_step_indices, as_times, as_vector
-from quadsim.kernels._blas import dsymv
+from quadsim.kernels._blas import BLAS_MIN_DIM, dsymv
 from quadsim.kernels.trajectory import two_step_eigen, two_step_raw
 from quadsim.methods import GradientFlow, Preconditioned
 from quadsim.problems import Quadratic, as_quadratic
@@ -77,7 +77,8 @@ def simulate(problem: object, method: object, w0: object, steps: object, *,
         if P.shape[0] not in (0, quadratic.dim):
             method.frame(quadratic)  # raises the shape error
         diverged = two_step_raw(quadratic.A, quadratic.b, quadratic.c, P, *args, w0,
-                                indices, records, loss, dsymv)
+                                indices, records, loss,
+                                dsymv if quadratic.dim >= BLAS_MIN_DIM else None)
         return Trajectory(indices, records, loss, None if diverged < 0 else int(diverged))
     frame = method.frame(quadratic)
     diverged = two_step_eigen(frame.eigenvalues, frame.b, frame.c, *args,

@@ -266,7 +266,11 @@ def test_each_kernel_compiles_one_specialisation(w0):
     simulate(problem, Preconditioned(0.1, np.eye(8)), w0, 3)
     simulate(problem, GD(1), w0.astype(np.float32), [0, 2], basis="eigen")
     simulate(problem, Nesterov(0.1, 0.5), list(w0), 3, basis="eigen")
+    # The raw kernel compiles once with BLAS (d >= BLAS_MIN_DIM) and once without.
     assert len(kernels.two_step_raw.signatures) == 1
+    test_large_problems_take_the_blas_path_and_agree("gd")
+    simulate(problem, Momentum(0.1, 0.5), w0, 3)
+    assert len(kernels.two_step_raw.signatures) == 2
     assert len(kernels.two_step_eigen.signatures) == 1
 
 
@@ -312,3 +316,17 @@ def test_large_problems_take_the_blas_path_and_agree(name):
     assert_allclose(raw.w, iterates, rtol=TRAJECTORY_RTOL,
                     atol=TRAJECTORY_RTOL * np.max(np.abs(iterates)))
     assert_same(closed_form(problem, method, w0, steps), raw)
+
+
+@pytest.mark.parametrize("name", sorted(methods()))
+def test_closed_form_loss_curve_is_the_closed_form_loss(problem, w0, name):
+    from quadsim.theory import closed_form_loss
+
+    method = methods()[name]
+    steps = np.r_[np.arange(0, 60), 61, 75, 500, 501, 10**4]
+    expected = closed_form(problem, method, w0, steps)
+    finite = np.isfinite(expected.loss)
+    loss = closed_form_loss(problem, method, w0, steps)
+    # K·eps growth of the running products over 65 records stays far below this.
+    assert_allclose(loss[finite], expected.loss[finite], rtol=TRAJECTORY_RTOL,
+                    atol=TRAJECTORY_RTOL * np.max(np.abs(expected.loss[finite])))

@@ -12,3 +12,7 @@ jit = numba.njit(cache=True, nogil=True)
 #: of 4-cycle latency in series). It changes the sum's rounding order, nothing else; the
 #: tests compare these losses with numpy references to 1e-10.
 jit_sum = numba.njit(cache=True, nogil=True, fastmath={"reassoc"})
+
+#: Small helpers called every step: inlined into the kernel at Numba's IR level, so that
+#: passing arrays to them costs no reference counting (tens of ns a call otherwise).
+jit_inline = numba.njit(cache=True, nogil=True, inline="always")

@@ -12,13 +12,13 @@ is not finite, fill the remaining records with NaN and return that step (−1 if
 
 import numpy as np
 
-from quadsim.kernels._blas import BLAS_MIN_DIM, blas_symmetric_matvec, symv_arguments
-from quadsim.kernels._jit import jit, jit_sum
+from quadsim.kernels._blas import blas_symmetric_matvec, symv_arguments
+from quadsim.kernels._jit import jit, jit_inline, jit_sum
 
 _LARGEST = np.finfo(np.float64).max
 
 
-@jit
+@jit_inline
 def symmetric_matvec(A, x, out):
     """``out = A @ x`` for symmetric ``A``, as ``Σ_j x_j A[j, :]``, four rows a pass.
 
@@ -42,7 +42,7 @@ def symmetric_matvec(A, x, out):
         j += 1
 
 
-@jit
+@jit_inline
 def all_finite(x):
     """Whether every entry of ``x`` is finite: ``|x_i| <= max float`` fails for inf and NaN.
 
@@ -55,7 +55,7 @@ def all_finite(x):
     return bad == 0
 
 
-@jit_sum
+@jit_inline
 def quadratic_value(w, Aw, b, c):
     """``J(w) = Σ_i w_i (½ (Aw)_i + b_i) + c``."""
     total = 0.0
@@ -64,7 +64,7 @@ def quadratic_value(w, Aw, b, c):
     return total + c
 
 
-@jit
+@jit_inline
 def record_state(k, w, Aw, b, c, w_out, loss_out):
     """Write ``w`` and ``J(w)`` into record ``k``."""
     w_out[k] = w
@@ -79,15 +79,15 @@ def _mark_diverged(k, w_out, loss_out):
             w_out[r, i] = np.nan
 
 
-@jit
-def _matvec(use_blas, symv, arguments, A, x, out):
-    if use_blas:
-        blas_symmetric_matvec(symv, arguments, A, x, out)
-    else:
+@jit_inline
+def _matvec(symv, arguments, A, x, out):
+    if symv is None:
         symmetric_matvec(A, x, out)
+    else:
+        blas_symmetric_matvec(symv, arguments, A, x, out)
 
 
-@jit
+@jit_inline
 def _two_step_in_place(w, w_prev, step, lr, beta):
     """``w, w_prev ← w + β(w − w_prev) − lr·step, w`` entry by entry.
 
@@ -104,16 +104,16 @@ def _two_step_in_place(w, w_prev, step, lr, beta):
             w_prev[i] = current
 
 
-@jit
+@jit_sum
 def two_step_raw(A, b, c, P, lr, beta, gamma, w0, steps, w_out, loss_out, symv):
     """Run the update on the dense ``A`` (O(d²) a step); ``P`` of shape (0, 0) means I.
 
-    ``symv`` is BLAS's dsymv (:mod:`quadsim.kernels._blas`), used for the products with
-    ``A`` and ``P`` from ``d = BLAS_MIN_DIM`` on. Returns the first step with a
-    non-finite iterate, or −1.
+    ``symv`` is BLAS's dsymv (:mod:`quadsim.kernels._blas`) for the products with ``A``
+    and ``P``, or None for the jitted product (faster below ``BLAS_MIN_DIM``); the two
+    choices compile one specialisation each, the None one with no trace of BLAS.
+    Returns the first step with a non-finite iterate, or −1.
     """
     d = w0.shape[0]
-    use_blas = d >= BLAS_MIN_DIM
     arguments = symv_arguments(d)
     precondition = P.shape[0] > 0
     lookahead = gamma != 0.0
@@ -130,12 +130,12 @@ def two_step_raw(A, b, c, P, lr, beta, gamma, w0, steps, w_out, loss_out, symv):
         if lookahead:
             for i in range(d):
                 y[i] = w[i] + gamma * (w[i] - w_prev[i])
-            _matvec(use_blas, symv, arguments, A, y, grad)
+            _matvec(symv, arguments, A, y, grad)
         else:
-            _matvec(use_blas, symv, arguments, A, w, grad)
+            _matvec(symv, arguments, A, w, grad)
         if t == steps[k]:
             if lookahead:
-                _matvec(use_blas, symv, arguments, A, w, Aw)
+                _matvec(symv, arguments, A, w, Aw)
                 record_state(k, w, Aw, b, c, w_out, loss_out)
             else:
                 record_state(k, w, grad, b, c, w_out, loss_out)
@@ -145,7 +145,7 @@ def two_step_raw(A, b, c, P, lr, beta, gamma, w0, steps, w_out, loss_out, symv):
         for i in range(d):
             grad[i] += b[i]
         if precondition:
-            _matvec(use_blas, symv, arguments, P, grad, direction)
+            _matvec(symv, arguments, P, grad, direction)
             _two_step_in_place(w, w_prev, direction, lr, beta)
         else:
             _two_step_in_place(w, w_prev, grad, lr, beta)
@@ -155,7 +155,7 @@ def two_step_raw(A, b, c, P, lr, beta, gamma, w0, steps, w_out, loss_out, symv):
             return t
 
 
-@jit
+@jit_sum
 def two_step_eigen(a, b, c, lr, beta, gamma, u0, steps, u_out, loss_out):
     """Run the update axis by axis in the eigenbasis (O(d) a step), in place.
 
