@@ -242,7 +242,7 @@ def closed_form_loss(problem: object, method: object, w0: object, steps: object)
     """
     quadratic = as_quadratic(problem)
     method = check_method(method)
-    if type(method) not in (GD, Preconditioned):
+    if not isinstance(method, (GD, Preconditioned)):
         return closed_form(quadratic, method, w0, steps).loss
     w0 = as_vector(w0, "w0", quadratic.dim)
     indices = as_step_indices(steps)
