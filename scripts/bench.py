@@ -46,7 +46,20 @@ from importlib.metadata import PackageNotFoundError, version
 import numba
 import numpy as np
 
-from quadsim import GD, Momentum, Nesterov, Quadratic, closed_form, closed_form_loss, simulate
+from quadsim import (
+    GD,
+    LinearRegression,
+    Momentum,
+    Nesterov,
+    Quadratic,
+    closed_form,
+    closed_form_loss,
+    feature_decay_family,
+    response_jacobian,
+    ridge_family,
+    simulate,
+    simulate_tangents,
+)
 from quadsim.kernels._blas import dsymv
 from quadsim.kernels.trajectory import symmetric_matvec, two_step_eigen, two_step_raw
 
@@ -342,6 +355,64 @@ def momentum_rows(d: int, T: int, min_time: float, repeats: int) -> list[Row]:
     return rows
 
 
+def numpy_tangent_gd(family, theta, lr, w0, T):
+    """GD on ``J(·; θ)`` with its θ-tangent ``Ẇ ← Ẇ − lr (A Ẇ + ∂²J/∂w∂θ(w))``, numpy."""
+    A, b = family.A(theta), family.b(theta)
+    w, tangent = w0.copy(), np.zeros((w0.size, family.n_params))
+    for _ in range(T):
+        source = np.outer(w, family.isotropic) + family.L * (family.R @ w + family.r)
+        tangent = tangent - lr * (A @ tangent + source)
+        w = w - lr * (A @ w + b)
+    return w, tangent
+
+
+def tangent_rows(d: int, T: int, min_time: float, repeats: int) -> list[Row]:
+    """Issue 3: the tangent kernel against a numpy loop of the same computation."""
+    lr = 0.1
+    rng = np.random.default_rng(d)
+    regression = LinearRegression(rng.normal(size=(2 * d, d)), rng.normal(size=2 * d), l2=0.1)
+    rows = []
+    for family, theta in ((ridge_family(regression), np.array([0.1])),
+                          (feature_decay_family(regression), np.full(d, 0.1))):
+        w0 = rng.normal(size=d)
+        horizon = max(T // family.n_params, 1000)  # long enough to hide one eigh
+        last = np.array([0, horizon])
+
+        def run_numpy(family=family, theta=theta, horizon=horizon, w0=w0):
+            return numpy_tangent_gd(family, theta, lr, w0, horizon)
+
+        def run_raw(family=family, theta=theta, w0=w0, last=last):
+            return simulate_tangents(family, theta, GD(lr), w0, last)
+
+        def run_eigen(family=family, theta=theta, w0=w0, last=last):
+            return simulate_tangents(family, theta, GD(lr), w0, last, basis="eigen")
+
+        w_numpy, tangent_numpy = run_numpy()
+        for traj in (run_raw(), run_eigen()):
+            check_same(f"tangents of {family.names}, d={d}", traj.w[-1], traj.tangent[-1],
+                       w_numpy, tangent_numpy)
+        t_numpy, t_raw, t_eigen = best_times([run_numpy, run_raw, run_eigen], min_time,
+                                             repeats)
+        p = family.n_params
+        rows.append(Row(d, f"GD + θ-tangents raw, p = {p} ({family.names})",
+                        t_raw / horizon, t_numpy / horizon, None,
+                        "numpy: the same update with A @ Ẇ"))
+        rows.append(Row(d, f"GD + θ-tangents eigen, p = {p} ({family.names})",
+                        t_eigen / horizon, t_numpy / horizon, None,
+                        "includes one eigh of A(θ) a call"))
+    return rows
+
+
+def response_jacobian_time(d: int, repeats: int) -> str:
+    """Issue 3: seconds for the exact d × p response Jacobian with p = d (decays)."""
+    rng = np.random.default_rng(0)
+    regression = LinearRegression(rng.normal(size=(2 * d, d)), rng.normal(size=2 * d), l2=0.1)
+    family, theta = feature_decay_family(regression), np.full(d, 0.1)
+    seconds = min(_run(lambda: response_jacobian(family, theta), 1) for _ in range(repeats))
+    return (f"exact response_jacobian, d = p = {d} (per-feature decays): {seconds:.3f} s "
+            "(one eigh of A(θ) and two d×d products)")
+
+
 def bandwidth_rows(d: int, T: int, T_sparse: int, min_time: float,
                    repeats: int) -> list[Row]:
     q, w0 = problem(d)
@@ -510,10 +581,13 @@ def main(argv: list[str] | None = None) -> None:
         rows.extend(gd_rows(d, horizon[d], min_time, repeats))
         if d == 100:
             rows.extend(momentum_rows(d, horizon[d], min_time, repeats))
+            rows.extend(tangent_rows(d, horizon[d] // 5, min_time, repeats))
         if d == 1000:
             rows.extend(bandwidth_rows(d, horizon[d], sparse_horizon, min_time, repeats))
     met, missed = print_table(rows)
     print()
+    if 1000 in args.dims:
+        print(response_jacobian_time(300 if args.quick else 1000, 1 if args.quick else 3))
     print(f"targets: {met} PASS, {missed} MISS; total run time "
           f"{time.perf_counter() - start:.0f} s")
 

@@ -26,11 +26,16 @@ given in eigen-coordinates; O(d·p) a step).
 
 import numpy as np
 
-from quadsim.kernels._jit import jit
-from quadsim.kernels.trajectory import _mark_diverged, record_state, symmetric_matvec
+from quadsim.kernels._jit import jit_inline, jit_sum
+from quadsim.kernels.trajectory import (
+    _mark_diverged,
+    all_finite,
+    record_state,
+    symmetric_matvec,
+)
 
 
-@jit
+@jit_inline
 def _apply_curvature(curvature, x, out):
     """``out = A x`` for a dense ``A`` or a (d, 1) column of eigenvalues."""
     if curvature.shape[1] == 1:
@@ -40,47 +45,40 @@ def _apply_curvature(curvature, x, out):
         symmetric_matvec(curvature, x, out)
 
 
-@jit
+@jit_inline
 def _apply_curvature_columns(curvature, X, out):
-    """``out = A X`` for X of shape (d, P), row by row (contiguous rows of X)."""
-    d, P = X.shape
+    """``out = A X`` for X of shape (d, P): BLAS for a dense ``A``."""
     if curvature.shape[1] == 1:
-        for i in range(d):
-            for k in range(P):
+        for i in range(X.shape[0]):
+            for k in range(X.shape[1]):
                 out[i, k] = curvature[i, 0] * X[i, k]
-        return
-    for i in range(d):
-        for k in range(P):
-            out[i, k] = 0.0
-        for j in range(d):
-            a_ij = curvature[i, j]
-            for k in range(P):
-                out[i, k] += a_ij * X[j, k]
+    else:
+        np.dot(curvature, X, out)
 
 
-@jit
+@jit_sum
 def two_step_tangent(curvature, b, c, isotropic, L, R, r, lr, beta, gamma, lookahead_slope,
                      hyper_columns, w0, steps, w_out, loss_out, tangent_out):
     """Run the update and its tangents; record ``w_t``, ``J(w_t)`` and ``dw_t/dθ``.
 
     ``tangent_out`` has shape (K, d, p + hyper_columns): the family's p columns, then
     ``d/dlr`` if ``hyper_columns >= 1``, then ``d/dβ`` if ``hyper_columns == 2``.
-    ``lookahead_slope`` is ``dγ/dβ`` (1 for Nesterov, 0 for heavy ball).
-    Returns the first step whose iterate or tangent is not finite, or −1.
+    ``lookahead_slope`` is ``dγ/dβ`` (1 for Nesterov, 0 for heavy ball). Everything is
+    updated in place. Returns the first step whose iterate or tangent is not finite,
+    or −1.
     """
     d = w0.shape[0]
     p = isotropic.shape[0]
     P = p + hyper_columns
     w = w0.copy()
     w_prev = w0.copy()
-    w_next = np.empty(d)
+    velocity = np.zeros(d)
     y = np.empty(d)
     grad = np.empty(d)
     Aw = np.empty(d)
     Ry = np.empty(p)
     T = np.zeros((d, P))
-    T_prev = np.zeros((d, P))
-    T_next = np.empty((d, P))
+    T_velocity = np.zeros((d, P))
     Ty = np.empty((d, P))
     ATy = np.empty((d, P))
     n_records = steps.shape[0]
@@ -88,7 +86,8 @@ def two_step_tangent(curvature, b, c, isotropic, L, R, r, lr, beta, gamma, looka
     t = 0
     while True:
         for i in range(d):
-            y[i] = w[i] + gamma * (w[i] - w_prev[i])
+            velocity[i] = w[i] - w_prev[i]
+            y[i] = w[i] + gamma * velocity[i]
         _apply_curvature(curvature, y, grad)
         if t == steps[k]:
             _apply_curvature(curvature, w, Aw)
@@ -101,38 +100,34 @@ def two_step_tangent(curvature, b, c, isotropic, L, R, r, lr, beta, gamma, looka
             grad[i] += b[i]
         for i in range(d):
             for col in range(P):
-                Ty[i, col] = T[i, col] + gamma * (T[i, col] - T_prev[i, col])
+                Ty[i, col] = T[i, col] + gamma * T_velocity[i, col]
         if hyper_columns == 2:
             for i in range(d):
-                Ty[i, p + 1] += lookahead_slope * (w[i] - w_prev[i])
+                Ty[i, p + 1] += lookahead_slope * velocity[i]
         _apply_curvature_columns(curvature, Ty, ATy)
         for m in range(p):
-            Ry[m] = r[m]
+            total = 0.0
             for i in range(d):
-                Ry[m] += R[m, i] * y[i]
-        nonfinite = 0.0
+                total += R[m, i] * y[i]
+            Ry[m] = total + r[m]
         for i in range(d):
-            velocity = w[i] - w_prev[i]
+            for col in range(p):
+                ATy[i, col] += isotropic[col] * y[i] + L[i, col] * Ry[col]
+        for i in range(d):
             for col in range(P):
-                source = ATy[i, col]
-                if col < p:
-                    source += isotropic[col] * y[i] + L[i, col] * Ry[col]
-                step = T[i, col] + beta * (T[i, col] - T_prev[i, col]) - lr * source
-                if col == p:
-                    step -= grad[i]
-                elif col == p + 1:
-                    step += velocity
-                T_next[i, col] = step
-                nonfinite += step - step
-            w_next[i] = w[i] + beta * velocity - lr * grad[i]
-            nonfinite += w_next[i] - w_next[i]
-        w_prev, w, w_next = w, w_next, w_prev
-        T_prev, T, T_next = T, T_next, T_prev
+                T_velocity[i, col] = beta * T_velocity[i, col] - lr * ATy[i, col]
+            if hyper_columns >= 1:
+                T_velocity[i, p] -= grad[i]
+            if hyper_columns == 2:
+                T_velocity[i, p + 1] += velocity[i]
+            for col in range(P):
+                T[i, col] += T_velocity[i, col]
+        for i in range(d):
+            w_prev[i] = w[i]
+            w[i] += beta * velocity[i] - lr * grad[i]
         t += 1
-        if nonfinite != 0.0:
+        if not (all_finite(w) and all_finite(T.ravel())):
             _mark_diverged(k, w_out, loss_out)
             for rec in range(k, n_records):
-                for i in range(d):
-                    for col in range(P):
-                        tangent_out[rec, i, col] = np.nan
+                tangent_out[rec] = np.nan
             return t
