@@ -67,7 +67,8 @@ def quadratic_value(w, Aw, b, c):
 @jit_inline
 def record_state(k, w, Aw, b, c, w_out, loss_out):
     """Write ``w`` and ``J(w)`` into record ``k``."""
-    w_out[k] = w
+    for i in range(w.shape[0]):
+        w_out[k, i] = w[i]
     loss_out[k] = quadratic_value(w, Aw, b, c)
 
 
