@@ -34,7 +34,7 @@ from quadsim.results import Trajectory
 from quadsim.sensitivity import (
     LearningRatePath,
     TangentTrajectory,
-    closed_form_lr_derivative,
+    closed_form_optimizer_tangents,
     closed_form_tangents,
     simulate_optimizer_tangents,
     simulate_tangents,
@@ -74,7 +74,7 @@ __all__ = [
     "cg_jacobian",
     "closed_form",
     "closed_form_loss",
-    "closed_form_lr_derivative",
+    "closed_form_optimizer_tangents",
     "closed_form_tangents",
     "convergence_rate",
     "feature_decay_family",

@@ -22,7 +22,7 @@ from quadsim.kernels.tangent import two_step_tangent
 from quadsim.methods import GD, Momentum, Nesterov
 from quadsim.problems import Quadratic, SpectralFrame, as_quadratic
 from quadsim.results import Trajectory
-from quadsim.theory import companion_sequences
+from quadsim.theory import closed_form, companion_sequences, lucas_trace_derivative
 
 _NO_PARAMS = (np.zeros(0), np.zeros((0, 0)), np.zeros((0, 0)), np.zeros(0))
 
@@ -145,7 +145,7 @@ def simulate_optimizer_tangents(problem: object, method: object, w0: object, ste
 
     See Also
     --------
-    closed_form_lr_derivative : ``dw_t/dlr`` of GD, solved per axis.
+    closed_form_optimizer_tangents : the same derivatives, solved per axis.
     """
     quadratic = as_quadratic(problem)
     method = _check_method(method)
@@ -219,21 +219,76 @@ def closed_form_tangents(family: AffineFamily, theta: object, method: object, w0
     return -method.lr * np.einsum("ij,kjq->kiq", Q, out)
 
 
-def closed_form_lr_derivative(problem: object, method: object, w0: object,
-                              steps: object) -> np.ndarray:
-    """``dw_t/dlr`` of GD solved per axis, shape (K, d).
+def closed_form_optimizer_tangents(problem: object, method: object, w0: object,
+                                   steps: object) -> TangentTrajectory:
+    """``dw_t/dlr`` (and ``dw_t/dβ``) of GD, heavy ball or Nesterov, solved per axis.
 
-    With ``u_t = u* + r^t (u_0 − u*)``, ``r = 1 − lr·a`` and ``u*`` independent of lr,
-    ``du_t/dlr = −a·t·r^{t−1} (u_0 − u*)``; on a null axis ``u_t = u_0 − t·lr·b̃``, so
-    ``du_t/dlr = −t·b̃``.
+    Per axis ``u_t = (s_{t+1} − δ s_t) u_0 + f P_t`` (:mod:`quadsim.theory`), so with
+    ``C_n = ∂s_n/∂τ`` (:func:`~quadsim.theory.lucas_trace_derivative`),
+    ``∂s_n/∂δ = −C_{n−1}`` and the fixed point ``P_n = (1 − s_{n+1} + δ s_n)/h``,
+
+        du_t = (ds_{t+1} − δ' s_t − δ ds_t) u_0 + f' P_t + f dP_t,
+        ds_n = τ' C_n − δ' C_{n−1},
+        dP_n = (τ' (P_n − C_{n+1} + δ C_n) + δ' (C_n + s_n − δ C_{n−1} − P_n)) / h,
+
+    where ``'`` is the derivative of ``τ = 1 + β − h(1 + γ)``, ``δ = β − hγ`` and
+    ``f = −lr·b̃`` (``h = lr·a``, ``γ = β`` for Nesterov, 0 otherwise). On a null axis
+    (``h = 0``) ``P_n = (n − G)/(1 − β)`` with ``G = β(1 − β^n)/(1 − β)`` is
+    differentiated directly. O(d) per recorded step, whatever t.
+
+    Returns
+    -------
+    TangentTrajectory
+        The closed-form run with ``tangent`` of shape (K, d, q): ``names`` is
+        ``('lr',)`` for GD and ``('lr', 'beta')`` otherwise.
+
+    See Also
+    --------
+    simulate_optimizer_tangents : the same derivatives carried through a simulated run.
     """
     quadratic = as_quadratic(problem)
-    method, frame, u0, t, h = _gd_axes(quadratic, method, w0, steps)
-    r = 1.0 - h
-    # t r^{t−1} is the Lucas sequence of the double root r; a·(u_0 − u*) = a u_0 + b̃,
-    # which is b̃ on a null axis: one formula, the gradient in eigen-coordinates.
-    repeated, _, _ = companion_sequences(2.0 * r, r**2, np.zeros(frame.dim), h**2, t)
-    return frame.from_eigen(-(frame.eigenvalues * u0 + frame.b) * repeated)
+    method = _check_method(method)
+    w0 = as_vector(w0, "w0", quadratic.dim)
+    run = closed_form(quadratic, method, w0, steps)
+    frame = method.frame(quadratic)
+    u0 = frame.to_eigen(w0)
+    a, lr, gamma = frame.eigenvalues, method.lr, method.lookahead
+    h = lr * a
+    trace, det, quarter = method.transition(h)
+    t = run.steps.astype(np.float64)
+    s_t, _, forcing = companion_sequences(trace, det, quarter, h, t)
+    before = np.maximum(t - 1.0, 0.0)
+    C_prev = np.where(t[:, None] > 0.0,
+                      lucas_trace_derivative(trace, det, quarter, h, before), 0.0)
+    C_t = lucas_trace_derivative(trace, det, quarter, h, t)
+    C_next = lucas_trace_derivative(trace, det, quarter, h, t + 1.0)
+    singular = h == 0.0
+    safe_h = np.where(singular, 1.0, h)
+    slope = 1.0 if isinstance(method, Nesterov) else 0.0
+    # (τ', δ', f') for each column.
+    columns = [(-a * (1.0 + gamma), -a * gamma, -frame.b)]
+    if not isinstance(method, GD):
+        columns.append((1.0 - h * slope, 1.0 - h * slope, np.zeros_like(a)))
+    derivatives = []
+    with np.errstate(over="ignore", invalid="ignore"):
+        for d_trace, d_det, d_forcing in columns:
+            ds_t = d_trace * C_t - d_det * C_prev
+            ds_next = d_trace * C_next - d_det * C_t
+            dP = (d_trace * (forcing - C_next + det * C_t)
+                  + d_det * (C_t + s_t - det * C_prev - forcing)) / safe_h
+            # Null axes: τ = 1 + δ moves only along β, where P_n = (n − G)/(1 − δ).
+            delta = np.where(singular, det, 0.0)
+            geometric = delta * (1.0 - delta ** t[:, None]) / (1.0 - delta)
+            d_geometric = (1.0 - (t[:, None] + 1.0) * delta ** t[:, None]
+                           + t[:, None] * delta ** (t[:, None] + 1.0)) / (1.0 - delta) ** 2
+            d_drift = ((t[:, None] - geometric) - d_geometric * (1.0 - delta)) / (1.0 - delta) ** 2
+            dP = np.where(singular, d_det * d_drift, dP)
+            du = ((ds_next - d_det * s_t - det * ds_t) * u0 + d_forcing * forcing
+                  - lr * frame.b * dP)
+            derivatives.append(frame.from_eigen(du))
+    names = ("lr",) if isinstance(method, GD) else ("lr", "beta")
+    return TangentTrajectory(run.steps, run.w, run.loss, run.diverged_at,
+                             tangent=np.stack(derivatives, axis=-1), names=names)
 
 
 @dataclass(frozen=True, eq=False)

@@ -129,6 +129,90 @@ def companion_sequences(trace: np.ndarray, det: np.ndarray, quarter_discriminant
     return s_n, s_next, forcing
 
 
+#: Below ``n·φ`` (or ``n·θ``) = 1 the derivative of the Lucas sequence is summed from
+#: its power series (no cancellation at a double root); this many terms reach eps.
+_SERIES_TERMS = 16
+
+
+def _odd_binomial_sums(n: np.ndarray, terms: int) -> list[np.ndarray]:
+    """``B_k = ((n+1)^{2k} − (n−1)^{2k})/2`` for k = 1..terms.
+
+    Summed as ``Σ_{odd j} C(2k, j) n^{2k−j}``, positive terms only, so that large n
+    loses no digits to cancellation.
+    """
+    from math import comb
+
+    sums = []
+    for k in range(1, terms + 1):
+        total = np.zeros_like(n)
+        for j in range(1, 2 * k + 1, 2):
+            total = total + comb(2 * k, j) * n ** (2 * k - j)
+        sums.append(total)
+    return sums
+
+
+def lucas_trace_derivative(trace: np.ndarray, det: np.ndarray,
+                           quarter_discriminant: np.ndarray, gap: np.ndarray,
+                           n: np.ndarray) -> np.ndarray:
+    """``C_n = ∂s_n/∂τ = Σ_{k=0}^{n} s_k s_{n−k}`` in closed form, shape (K, d).
+
+    With it ``∂s_n/∂δ = −C_{n−1}``. Arguments as in :func:`companion_sequences`.
+
+    Notes
+    -----
+    For roots ``±ρe^{±φ}`` of one sign,
+    ``C_n = (±1)^n ρ^{n−2} [(n−1) sinh((n+1)φ) − (n+1) sinh((n−1)φ)] / (4 sinh³φ)``,
+    and with ``sin`` for complex roots ``ρe^{±iθ}`` (and the opposite sign); below
+    ``nφ = 1`` the bracket is summed from its series
+    ``(n² − 1) Σ_{k≥1} φ^{2k+1} B_k/(2k+1)!`` (alternating for θ), which tends to
+    ``n(n² − 1)/3 · ρ^{n−2}`` at a double root. For roots of opposite signs,
+    ``C_n = ((n+1)(λ+^n + λ−^n) − 2 s_{n+1})/(λ+ − λ−)²``.
+    """
+    from math import factorial
+
+    _, s_next, _ = companion_sequences(trace, det, quarter_discriminant, gap, n)
+    n = np.asarray(n, dtype=np.float64)[:, None]
+    half = 0.5 * trace
+    out = np.empty((n.shape[0], trace.shape[0]))
+    opposite = (quarter_discriminant >= 0.0) & (det <= 0.0)
+    paired = ~opposite
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if np.any(opposite):
+            spread = np.sqrt(quarter_discriminant[opposite])
+            big = half[opposite] + np.copysign(spread, half[opposite])
+            zero = big == 0.0
+            small = np.where(zero, 0.0, det[opposite] / np.where(zero, 1.0, big))
+            value = ((n + 1.0) * (big**n + small**n) - 2.0 * s_next[:, opposite]) \
+                / np.where(zero, 1.0, 4.0 * quarter_discriminant[opposite])
+            out[:, opposite] = np.where(zero, (n == 2.0).astype(np.float64), value)
+        if np.any(paired):
+            m, q = half[paired], quarter_discriminant[paired]
+            rotating = q < 0.0  # complex roots: angle θ; else real of one sign: φ
+            spread = np.sqrt(np.abs(q))
+            rho = np.where(rotating, np.hypot(m, spread), np.sqrt(np.abs(det[paired])))
+            angle = np.where(rotating, np.arctan2(spread, m),
+                             np.arcsinh(spread / np.where(rho > 0.0, rho, 1.0)))
+            sign = np.where(rotating | (m > 0.0), 1.0, -1.0)
+            flip = np.where(rotating, -1.0, 1.0)  # sin vs sinh: the series alternates
+
+            def sinh_like(x: np.ndarray) -> np.ndarray:
+                return np.where(rotating, np.sin(x), np.sinh(x))
+
+            closed = ((n - 1.0) * sinh_like((n + 1.0) * angle)
+                      - (n + 1.0) * sinh_like((n - 1.0) * angle)) \
+                / (2.0 * sinh_like(angle) ** 3)
+            series, power = np.zeros_like(closed), np.ones_like(angle)
+            ratio = angle / sinh_like(np.where(angle == 0.0, 1.0, angle))
+            ratio = np.where(angle == 0.0, 1.0, ratio) ** 3
+            for k, b_k in enumerate(_odd_binomial_sums(n, _SERIES_TERMS), start=1):
+                series = series + power * b_k * flip**k * 2.0 / factorial(2 * k + 1)
+                power = power * angle**2
+            series = series * (n * n - 1.0) * 0.5 * ratio
+            bracket = np.where(n * angle < 1.0, series, closed)
+            out[:, paired] = flip * sign**n * np.exp((n - 2.0) * np.log(rho)) * bracket * 0.5
+    return out
+
+
 def _discrete_closed_form(frame: SpectralFrame, method: _TwoStepMethod, u0: np.ndarray,
                           steps: np.ndarray) -> np.ndarray:
     # u_t = (s_{t+1} − δ s_t) u_0 + P_t · (−lr b̃), from u_{−1} = u_0.

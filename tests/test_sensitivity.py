@@ -14,7 +14,7 @@ from quadsim.families import (
     target_family,
 )
 from quadsim.sensitivity import (
-    closed_form_lr_derivative,
+    closed_form_optimizer_tangents,
     closed_form_tangents,
     simulate_optimizer_tangents,
     simulate_tangents,
@@ -143,10 +143,11 @@ def test_optimizer_derivatives_against_finite_differences(regression, method):
     assert_close(raw.tangent[:, :, :1], by_lr, FINITE_DIFFERENCE_RTOL)
     loss_by_lr = central_difference(lambda x: run(x[0], beta).loss, np.array([method.lr]))
     assert_close(raw.loss_derivative(regression)[:, :1], loss_by_lr, FINITE_DIFFERENCE_RTOL)
+    theory = closed_form_optimizer_tangents(regression, method, w0, STEPS)
+    assert theory.names == raw.names
+    assert_close(theory.tangent, raw.tangent, TANGENT_RTOL)
     if isinstance(method, GD):
         assert raw.names == ("lr",)
-        assert_close(closed_form_lr_derivative(regression, method, w0, STEPS),
-                     raw.tangent[:, :, 0], TANGENT_RTOL)
     else:
         assert raw.names == ("lr", "beta")
         by_beta = central_difference(lambda x: run(method.lr, x[0]).w, np.array([beta]))
@@ -157,9 +158,41 @@ def test_lr_derivative_on_a_drifting_axis_is_exact():
     from quadsim import Quadratic
 
     q = Quadratic.from_eigenvalues([0.0, 1.0], [0.5, 1.0], rng=0)
-    derivative = closed_form_lr_derivative(q, GD(0.1), [0.0, 0.0], [10**6])
-    drifting = q.to_eigenbasis(derivative)[0, 0]
+    derivative = closed_form_optimizer_tangents(q, GD(0.1), [0.0, 0.0], [10**6]).tangent
+    drifting = q.to_eigenbasis(derivative[:, :, 0])[0, 0]
     assert_allclose(drifting, -10**6 * q.frame.b[0], rtol=1e-12)
+
+
+#: Closed-form optimizer derivatives against the eigenbasis tangent kernel on the
+#: conftest problems; the κ = 1e4 one loses ~eps/(lr·a_min) in the fixed-point form
+#: of dP_t (measured 5e-11).
+OPTIMIZER_TANGENT_RTOL = 1e-9
+
+
+@pytest.mark.parametrize("method", [GD(0.4), Momentum(0.3, 0.8), Nesterov(0.25, 0.7),
+                                    Momentum(1.0, 0.81), Nesterov(0.5, 0.5)])
+def test_closed_form_optimizer_tangents_on_every_kind_of_problem(problem, w0, method):
+    steps = [0, 1, 2, 3, 5, 8, 13, 50, 120]
+    theory = closed_form_optimizer_tangents(problem, method, w0, steps)
+    kernel = simulate_optimizer_tangents(problem, method, w0, steps, basis="eigen")
+    finite = np.all(np.isfinite(kernel.tangent), axis=(1, 2))
+    assert_close(theory.tangent[finite], kernel.tangent[finite], OPTIMIZER_TANGENT_RTOL)
+
+
+@pytest.mark.parametrize("method_type", [Momentum, Nesterov])
+@pytest.mark.parametrize("offset", [0.0, 1e-12, -1e-9, 1e-6, -1e-3])
+def test_closed_form_optimizer_tangents_near_a_double_root(method_type, offset):
+    from quadsim import Quadratic
+
+    beta = 0.81
+    h_double = ((1 - np.sqrt(beta)) ** 2 if method_type is Momentum
+                else ((1 - beta) / (1 + beta)) ** 2)
+    q = Quadratic(np.diag([h_double * (1 + offset), 0.7]), [0.3, -0.2])
+    method = method_type(1.0, beta)
+    steps = [0, 1, 2, 10, 100, 1000]
+    theory = closed_form_optimizer_tangents(q, method, [1.0, 1.0], steps)
+    kernel = simulate_optimizer_tangents(q, method, [1.0, 1.0], steps, basis="eigen")
+    assert_close(theory.tangent, kernel.tangent, OPTIMIZER_TANGENT_RTOL)
 
 
 @pytest.mark.parametrize("method", [GD(0.5), Momentum(0.5, 0.5)])

@@ -20,7 +20,7 @@ from quadsim import (
     optimal_momentum,
     simulate,
 )
-from quadsim.theory import companion_sequences
+from quadsim.theory import companion_sequences, lucas_trace_derivative
 
 #: Closed-form sequences against the recurrence iterated 60 times in float64.
 SEQUENCE_RTOL = 1e-11
@@ -44,6 +44,27 @@ def test_companion_sequences_solve_the_recurrence(method):
     sums = np.cumsum(expected[:60], axis=0)
     sums_scale = np.max(np.abs(sums), axis=0)
     assert_allclose(forcing / sums_scale, sums / sums_scale, rtol=SEQUENCE_RTOL,
+                    atol=SEQUENCE_RTOL)
+
+
+@pytest.mark.parametrize("method", [GD(0.5), Momentum(0.5, 0.6), Nesterov(0.5, 0.6),
+                                    Momentum(1.0, 0.81), Nesterov(1.0, 0.81)])
+def test_lucas_trace_derivative_is_the_self_convolution(method):
+    # Both double roots (heavy ball at h = (1−√β)², Nesterov at ((1−β)/(1+β))²) and
+    # their neighbourhoods, where the series replaces the closed form.
+    doubles = [(1 - np.sqrt(0.81)) ** 2, ((1 - 0.81) / 1.81) ** 2]
+    h = np.array([-0.3, 0.0, 1e-9, 0.1, 0.4, 1.0, 1.3, 2.5]
+                 + [x * (1 + e) for x in doubles for e in (0.0, 1e-9, -1e-7, 1e-3)])
+    trace, det, quarter = method.transition(h)
+    n = np.arange(300)
+    derivative = lucas_trace_derivative(trace, det, quarter, h, n)
+    s = np.zeros((301, h.size))
+    s[1] = 1.0
+    for k in range(1, 300):
+        s[k + 1] = trace * s[k] - det * s[k - 1]
+    convolution = np.array([np.sum(s[:k + 1] * s[k::-1], axis=0) for k in range(300)])
+    scale = np.max(np.abs(convolution), axis=0)
+    assert_allclose(derivative / scale, convolution / scale, rtol=SEQUENCE_RTOL,
                     atol=SEQUENCE_RTOL)
 
 
