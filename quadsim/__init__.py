@@ -40,7 +40,7 @@ from quadsim.sensitivity import (
     simulate_tangents,
     tune_lr,
 )
-from quadsim.simulation import simulate
+from quadsim.simulation import measured_rate, simulate
 from quadsim.theory import (
     axis_regimes,
     axis_spectral_radius,
@@ -84,6 +84,7 @@ __all__ = [
     "leave_one_out",
     "leverage",
     "max_stable_lr",
+    "measured_rate",
     "neumann_error",
     "neumann_jacobian",
     "newton",

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from quadsim.methods import GD, GradientFlow, Momentum, Nesterov, Preconditioned
-from quadsim.simulation import simulate
+from quadsim.simulation import measured_rate, simulate
 from quadsim.theory import (
     axis_regimes,
     closed_form,
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
-    "measured_rate",
     "plot_agreement",
     "plot_axis_regimes",
     "plot_rates",
@@ -366,44 +365,13 @@ def plot_stability(problem: object, methods: Sequence[object], w0: object, horiz
     return ax.figure  # type: ignore[return-value]
 
 
-def measured_rate(problem: object, method: object, w0: object, start: int, stop: int, *,
-                  basis: str = "raw") -> float:
-    """Linear rate measured from a simulated run: ``(‖e_T‖ / ‖e_T0‖)^(1/(T − T0))``.
-
-    ``e_t = w_t − w*`` is the distance to the minimum-norm minimizer, ``T0 = start``
-    and ``T = stop``.
-
-    Parameters
-    ----------
-    problem : Quadratic or LinearRegression
-        A problem with a minimizer.
-    method : GD, Momentum, Nesterov or Preconditioned
-    w0 : array_like, shape (d,)
-        Starting point.
-    start, stop : int
-        The window ``0 <= T0 < T``.
-    basis : {'raw', 'eigen'}, optional
-        The basis of the simulation.
-
-    Returns
-    -------
-    float
-        The geometric mean contraction per step over the window. It approaches
-        :func:`~quadsim.convergence_rate` as the window moves out, from above when the
-        slowest axis has a repeated root (error ``∝ t·ρ^t``).
-    """
-    run = simulate(problem, method, w0, [start, stop], basis=basis)
-    error = np.linalg.norm(run.w - problem.quadratic.minimizer(), axis=1)  # type: ignore[attr-defined]
-    return float((error[1] / error[0]) ** (1.0 / (stop - start)))
-
-
 def plot_rates(problems: Sequence[object], *, decay: float = 1e-10, basis: str = "raw",
                fig: Figure | None = None) -> Figure:
     """Measured rates of tuned GD and tuned heavy ball against the condition number.
 
     For each problem the methods :func:`~quadsim.optimal_gd` and
     :func:`~quadsim.optimal_momentum` are run from ``w0 = 0`` and their rate is measured
-    by :func:`measured_rate` over the window ``[T/2, T]``, with ``T`` the step at which
+    by :func:`~quadsim.measured_rate` over the window ``[T/2, T]``, with ``T`` the step at which
     the theoretical rate ``ρ`` has shrunk the error by `decay` (``ρ^T = decay``). The
     theory lines are ``(κ−1)/(κ+1)`` and ``(√κ−1)/(√κ+1)``; for heavy ball the slowest
     axes sit at a double root, the error decays as ``(1 + (1−ρ)t)·ρ^t`` and the window

@@ -104,3 +104,34 @@ def _flow_by_expm(quadratic: Quadratic, w0: np.ndarray, times: np.ndarray) -> Tr
         loss[first:] = np.nan
         diverged_at = first
     return Trajectory(times, w, loss, diverged_at)
+
+
+def measured_rate(problem: object, method: object, w0: object, start: int, stop: int, *,
+                  basis: str = "raw") -> float:
+    """Linear rate measured from a simulated run: ``(‖e_T‖ / ‖e_T0‖)^(1/(T − T0))``.
+
+    ``e_t = w_t − w*`` is the distance to the minimum-norm minimizer, ``T0 = start``
+    and ``T = stop``.
+
+    Parameters
+    ----------
+    problem : Quadratic or LinearRegression
+        A problem with a minimizer.
+    method : GD, Momentum, Nesterov or Preconditioned
+    w0 : array_like, shape (d,)
+        Starting point.
+    start, stop : int
+        The window ``0 <= T0 < T``.
+    basis : {'raw', 'eigen'}, optional
+        The basis of the simulation.
+
+    Returns
+    -------
+    float
+        The geometric mean contraction per step over the window. It approaches
+        :func:`~quadsim.convergence_rate` as the window moves out, from above when the
+        slowest axis has a repeated root (error ``∝ t·ρ^t``).
+    """
+    run = simulate(problem, method, w0, [start, stop], basis=basis)
+    error = np.linalg.norm(run.w - as_quadratic(problem).minimizer(), axis=1)
+    return float((error[1] / error[0]) ** (1.0 / (stop - start)))
