@@ -39,11 +39,24 @@ __all__ = [
     "plot_axis_regimes",
     "plot_rates",
     "plot_stability",
+    "save_figure",
 ]
 
 #: Marker styles of the two simulations (closed forms are lines).
 _RAW: dict[str, Any] = {"marker": "o", "ls": "none", "mfc": "none", "ms": 5, "mew": 1.0}
 _EIGEN: dict[str, Any] = {"marker": "+", "ls": "none", "ms": 7, "mew": 1.2}
+
+
+
+def save_figure(fig: Any, path: Any, *, dpi: int = 130) -> Any:
+    """Write `fig` to `path` (creating its folder), close it if pyplot owns it; return path."""
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    if plt.fignum_exists(getattr(fig, "number", -1)):
+        plt.close(fig)
+    return path
 
 
 def _new_figure(figsize: tuple[float, float]) -> Figure:

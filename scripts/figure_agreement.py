@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from quadsim import Nesterov, Quadratic, optimal_gd, optimal_momentum
-from quadsim.plots import plot_agreement
+from quadsim.plots import plot_agreement, save_figure
 
 FIGURE = Path(__file__).resolve().parents[1] / "figures" / "agreement.png"
 DIM = 50
@@ -36,9 +36,7 @@ def main(path=FIGURE):
     methods = [optimal_gd(quadratic), optimal_momentum(quadratic),
                Nesterov(1.0 / quadratic.eigenvalues[-1], (root - 1.0) / (root + 1.0))]
     fig = plot_agreement(quadratic, methods, np.zeros(DIM), HORIZON, caption=CAPTION)
-    path.parent.mkdir(exist_ok=True)
-    fig.savefig(path, dpi=130)
-    return path
+    return save_figure(fig, path)
 
 
 if __name__ == "__main__":

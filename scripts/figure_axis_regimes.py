@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from quadsim import GD, Quadratic
-from quadsim.plots import plot_axis_regimes
+from quadsim.plots import plot_axis_regimes, save_figure
 
 FIGURE = Path(__file__).resolve().parents[1] / "figures" / "axis_regimes.png"
 HORIZON = 25
@@ -21,9 +21,7 @@ def main(path=FIGURE):
                                          b=[0.0, 0.08, 0.25, 0.85, 1.04], rng=3)
     w0 = problem.from_eigenbasis(np.ones(problem.dim))
     fig = plot_axis_regimes(problem, GD(lr=1.0), w0, HORIZON)
-    path.parent.mkdir(exist_ok=True)
-    fig.savefig(path, dpi=130)
-    return path
+    return save_figure(fig, path)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import numpy as np
 
 from quadsim import LinearRegression
 from quadsim.families import feature_decay_family, ridge_family
+from quadsim.plots import save_figure
 from quadsim.response import ValidationLoss, hypergradient_descent
 
 OUTPUT = Path(__file__).resolve().parent.parent / "figures" / "hypergradient.png"
@@ -64,12 +65,11 @@ def main():
     decays = ValidationLoss(feature_decay_family(regression), X_val, y_val)
     decay_path = hypergradient_descent(decays, np.full(regression.dim, 30.0), lr=20.0,
                                        steps=1000)
-    OUTPUT.parent.mkdir(exist_ok=True)
-    plot(lambdas, curve, ridge_path, decay_path).savefig(OUTPUT, dpi=150)
+    save_figure(plot(lambdas, curve, ridge_path, decay_path), OUTPUT, dpi=150)
     print(f"final λ = {ridge_path.theta[-1, 0]:.6g} "
           f"(grid argmin {lambdas[np.argmin(curve)]:.6g}); "
           f"V: ridge {ridge_path.value[-1]:.6f}, decays {decay_path.value[-1]:.6f}")
-    print(f"wrote {OUTPUT}")
+    return OUTPUT
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import numpy as np
 
 from quadsim import LinearRegression
 from quadsim.influence import influence, leave_one_out, leverage
+from quadsim.plots import save_figure
 
 OUTPUT = Path(__file__).resolve().parent.parent / "figures" / "influence.png"
 
@@ -53,12 +54,11 @@ def main():
     exact = leave_one_out(problem, method="refit") @ x_test
     estimate = -influence(problem) @ x_test
     h = leverage(problem)
-    OUTPUT.parent.mkdir(exist_ok=True)
-    plot(exact, estimate, h).savefig(OUTPUT, dpi=150)
+    save_figure(plot(exact, estimate, h), OUTPUT, dpi=150)
     corrected = estimate / (1.0 - h)
     print(f"max |estimate/(1 − h) − exact| = {np.max(np.abs(corrected - exact)):.2e} "
           f"(max |exact| {np.max(np.abs(exact)):.2e}); leverage up to {np.max(h):.3f}")
-    print(f"wrote {OUTPUT}")
+    return OUTPUT
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import quadsim as qs
+from quadsim.plots import save_figure
 
 FIGURE = Path(__file__).resolve().parents[1] / "figures" / "jacobian_convergence.png"
 
@@ -76,10 +77,7 @@ def main(path=FIGURE):
                     "would stop)", fontsize=10)
     right.legend(fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(exist_ok=True)
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from quadsim import GD, Momentum, Quadratic, closed_form, max_stable_lr
+from quadsim.plots import save_figure
 from quadsim.sensitivity import closed_form_optimizer_tangents, tune_lr
 
 FIGURE = Path(__file__).resolve().parents[1] / "figures" / "lr_hypergradient.png"
@@ -71,10 +72,7 @@ def main(path=FIGURE):
     bottom.set_ylabel("dJ(w_T)/dlr")
     bottom.legend(fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(exist_ok=True)
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from quadsim import Quadratic
-from quadsim.plots import plot_rates
+from quadsim.plots import plot_rates, save_figure
 
 FIGURE = Path(__file__).resolve().parents[1] / "figures" / "rates.png"
 DIM = 50
@@ -25,9 +25,7 @@ def problem(kappa, seed=0):
 def main(path=FIGURE):
     problems = [problem(kappa) for kappa in np.geomspace(1e1, 1e4, 15)]
     fig = plot_rates(problems)
-    path.parent.mkdir(exist_ok=True)
-    fig.savefig(path, dpi=130)
-    return path
+    return save_figure(fig, path)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from quadsim import GD, Momentum, Nesterov, Quadratic
-from quadsim.plots import plot_stability
+from quadsim.plots import plot_stability, save_figure
 
 FIGURE = Path(__file__).resolve().parents[1] / "figures" / "stability.png"
 DIM = 30
@@ -23,9 +23,7 @@ def main(path=FIGURE):
     methods = [GD(1.0), Momentum(1.0, beta=0.9), Nesterov(1.0, beta=0.9)]
     lrs = np.geomspace(1e-3, 10.0, 200)
     fig = plot_stability(problem, methods, np.zeros(DIM), HORIZON, lrs)
-    path.parent.mkdir(exist_ok=True)
-    fig.savefig(path, dpi=130)
-    return path
+    return save_figure(fig, path)
 
 
 if __name__ == "__main__":
