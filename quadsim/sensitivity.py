@@ -24,8 +24,6 @@ from quadsim.problems import Quadratic, SpectralFrame, as_quadratic
 from quadsim.results import Trajectory
 from quadsim.theory import closed_form, companion_sequences, lucas_trace_derivative
 
-_NO_PARAMS = (np.zeros(0), np.zeros((0, 0)), np.zeros((0, 0)), np.zeros(0))
-
 
 @dataclass(frozen=True, eq=False)
 class TangentTrajectory(Trajectory):
@@ -153,9 +151,9 @@ def simulate_optimizer_tangents(problem: object, method: object, w0: object, ste
     basis = as_choice(basis, "basis", ("raw", "eigen"))
     frame = quadratic.frame if basis == "eigen" else None
     names = ("lr",) if isinstance(method, GD) else ("lr", "beta")
-    params = (_NO_PARAMS[0], np.zeros((quadratic.dim, 0)), np.zeros((0, quadratic.dim)),
-              _NO_PARAMS[3])
-    return _run(quadratic, frame, params, method, w0, as_step_indices(steps), len(names),
+    no_family = (np.zeros(0), np.zeros((quadratic.dim, 0)), np.zeros((0, quadratic.dim)),
+                 np.zeros(0))
+    return _run(quadratic, frame, no_family, method, w0, as_step_indices(steps), len(names),
                 names)
 
 

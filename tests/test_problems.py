@@ -5,6 +5,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from quadsim import LinearRegression, Quadratic, Unbounded
+from quadsim.problems import STATIONARY_KINDS
 
 #: Linear algebra on d = 8 problems with entries O(1): a few ulps of the largest entry.
 LINALG_RTOL = 1e-12
@@ -62,6 +63,8 @@ def test_classify_names_every_situation():
     assert make([0.0, 2.0], [0.0, 1.0]) == "degenerate"
     assert make([0.0, 2.0], [1.0, 1.0]) == "no stationary point"
     assert make([0.0, 0.0, 1.0], [0.0, 0.5, 1.0]) == "no stationary point"
+    assert {make([1.0, 2.0]), make([-1.0, -2.0]), make([-1.0, 2.0]), make([0.0, 2.0]),
+            make([0.0, 2.0], [1.0, 1.0])} == set(STATIONARY_KINDS)
 
 
 @pytest.mark.parametrize(("spectrum", "b_eigen", "message"), [

@@ -21,7 +21,7 @@ from quadsim import (
     optimal_momentum,
     simulate,
 )
-from quadsim.theory import companion_sequences, lucas_trace_derivative
+from quadsim.theory import REGIMES, companion_sequences, lucas_trace_derivative
 
 #: Closed-form sequences against the recurrence iterated 60 times in float64.
 SEQUENCE_RTOL = 1e-11
@@ -75,6 +75,7 @@ def test_axis_regimes_name_the_five_cases():
     q = Quadratic.from_eigenvalues([0.0, 0.0, 0.5, 1.5, 2.5], [0.0, 1.0, 1.0, 1.0, 1.0], rng=2)
     assert list(axis_regimes(q, GD(1.0))) == [
         "frozen", "drifting", "converging", "oscillating", "diverging"]
+    assert set(axis_regimes(q, GD(1.0))) == set(REGIMES)
     saddle = Quadratic(np.diag([-1.0, 1.0]))
     assert list(axis_regimes(saddle, GD(0.1))) == ["diverging", "converging"]
     assert list(axis_regimes(saddle, GradientFlow())) == ["diverging", "converging"]
