@@ -71,8 +71,13 @@ class _Inverse:
 
     @property
     def w_star(self) -> np.ndarray:
-        """The stationary point ``−A⁻¹b`` (minimum-norm ``−A⁺b`` in 'pinv' mode)."""
-        return self.frame.basis @ (-self.reciprocal * self.frame.b)
+        """The stationary point ``−A⁻¹b`` (minimum-norm ``−A⁺b`` in 'pinv' mode).
+
+        :func:`_invert` has checked that it exists, so it is the frame's own (cached).
+        """
+        u_star = self.frame.stationary_point
+        assert u_star is not None
+        return self.frame.from_eigen(u_star)
 
 
 def _invert(quadratic: Quadratic, what: str, singular: str, allow_saddle: bool) -> _Inverse:
