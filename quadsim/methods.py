@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.linalg
 
-from quadsim._validation import as_positive, as_symmetric_matrix, as_unit_interval
+from quadsim._validation import (
+    as_positive,
+    as_symmetric_matrix,
+    as_unit_interval,
+    as_vector,
+)
 from quadsim.problems import Quadratic, SpectralFrame, as_quadratic
 
 
@@ -177,30 +182,52 @@ class Preconditioned(_TwoStepMethod):
     ----------
     lr : float
         Step size, ``> 0``.
-    P : array_like, shape (d, d)
-        Symmetric positive definite preconditioner.
+    P : array_like, shape (d, d) or (d,)
+        Symmetric positive definite preconditioner, or the positive diagonal of a
+        diagonal one. On a diagonal problem a diagonal ``P`` keeps every matrix out
+        (the noisy quadratic model's ``P = H^(−p)`` is ``a ** -p``).
     """
 
     P: np.ndarray = field(default=None, repr=False)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        P = as_symmetric_matrix(self.P, "P")
-        try:
-            np.linalg.cholesky(P)
-        except np.linalg.LinAlgError:
-            min_eig = float(np.linalg.eigvalsh(P)[0])
-            raise ValueError(f"`P` must be symmetric positive definite; its smallest "
-                             f"eigenvalue is {min_eig:.3e}") from None
+        if np.ndim(self.P) == 1:
+            P = as_vector(self.P, "P")
+            if P.size == 0 or np.any(P <= 0.0):
+                smallest = float(P.min()) if P.size else float("nan")
+                raise ValueError("`P` must be a non-empty positive diagonal; its smallest "
+                                 f"entry is {smallest:.3e}")
+        else:
+            P = as_symmetric_matrix(self.P, "P")
+            try:
+                np.linalg.cholesky(P)
+            except np.linalg.LinAlgError:
+                min_eig = float(np.linalg.eigvalsh(P)[0])
+                raise ValueError(f"`P` must be symmetric positive definite; its smallest "
+                                 f"eigenvalue is {min_eig:.3e}") from None
         object.__setattr__(self, "P", P)
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """``P`` as a dense (d, d) matrix."""
+        return np.diag(self.P) if self.P.ndim == 1 else self.P
 
     def frame(self, quadratic: Quadratic) -> SpectralFrame:
         """The eigenbasis of ``P^½ A P^½``, mapped back by ``P^½``."""
         if self.P.shape[0] != quadratic.dim:
-            raise ValueError(f"`P` must have shape ({quadratic.dim}, {quadratic.dim}) to "
-                             f"match the problem; got shape {self.P.shape}")
+            shape = (quadratic.dim,) * self.P.ndim
+            raise ValueError(f"`P` must have shape {shape} to match the problem; got shape "
+                             f"{self.P.shape}")
+        if self.P.ndim == 1:
+            root = np.sqrt(self.P)
+            if quadratic.is_diagonal:
+                return SpectralFrame.from_diagonal(quadratic.A, quadratic.b, quadratic.c,
+                                                   scale=root)
+            return SpectralFrame.from_symmetric(quadratic.A, quadratic.b, quadratic.c,
+                                                scale=np.diag(root))
         root = np.ascontiguousarray(scipy.linalg.sqrtm(self.P).real)
-        return SpectralFrame.from_symmetric(quadratic.A, quadratic.b, quadratic.c,
+        return SpectralFrame.from_symmetric(quadratic.matrix, quadratic.b, quadratic.c,
                                             scale=0.5 * (root + root.T))
 
 

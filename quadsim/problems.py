@@ -28,6 +28,10 @@ from quadsim._validation import (
 #: axes (drift, frozen) must be exact.
 ZERO_RTOL = 16 * np.finfo(np.float64).eps
 
+#: Largest d for which a diagonal problem forms its dense matrix on request (8·d² bytes:
+#: 128 MiB at the limit); beyond it only the eigenbasis paths run.
+DENSE_DIAGONAL_LIMIT = 4096
+
 #: The stationary-point situations that :meth:`Quadratic.classify` names.
 STATIONARY_KINDS = ("strict minimum", "strict maximum", "saddle", "degenerate",
                     "no stationary point")
@@ -46,25 +50,35 @@ class SpectralFrame:
     ``u_j`` on its own. For a plain quadratic ``basis = Q`` (orthogonal); for a
     preconditioner ``P`` it is ``P^½ Q̃`` with ``P^½ A P^½ = Q̃ diag(a) Q̃ᵀ``.
 
+    A diagonal problem (``A`` given by its spectrum alone) has a diagonal frame: axis
+    ``j`` is coordinate ``axes[j]`` scaled by ``scale[j]``, ``w[axes[j]] = scale[j]·u_j``,
+    and no d×d matrix is stored (``basis`` and ``inverse_basis`` are None).
+
     Attributes
     ----------
     eigenvalues : ndarray, shape (d,)
         The per-axis curvatures ``a_j`` (ascending, rounding-size ones set to 0).
-    basis : ndarray, shape (d, d)
+    basis : ndarray, shape (d, d), or None
         Columns are the axes in the original coordinates: ``w = basis @ u``.
-    inverse_basis : ndarray, shape (d, d)
+    inverse_basis : ndarray, shape (d, d), or None
         ``u = inverse_basis @ w``.
     b : ndarray, shape (d,)
         The linear term in these coordinates, ``b̃ = basisᵀ b``.
     c : float
         The constant term.
+    axes : ndarray of int, shape (d,), or None
+        For a diagonal frame, the coordinate of each axis.
+    scale : ndarray, shape (d,), or None
+        For a diagonal frame, ``w[axes[j]] = scale[j]·u_j``.
     """
 
     eigenvalues: np.ndarray = field(repr=False)
-    basis: np.ndarray = field(repr=False)
-    inverse_basis: np.ndarray = field(repr=False)
+    basis: np.ndarray | None = field(repr=False)
+    inverse_basis: np.ndarray | None = field(repr=False)
     b: np.ndarray = field(repr=False)
     c: float = 0.0
+    axes: np.ndarray | None = field(default=None, repr=False)
+    scale: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def from_symmetric(cls, A: np.ndarray, b: np.ndarray, c: float,
@@ -95,18 +109,52 @@ class SpectralFrame:
         return cls(np.ascontiguousarray(eigenvalues), np.ascontiguousarray(basis),
                    np.ascontiguousarray(inverse_basis), np.ascontiguousarray(b_eigen), c)
 
+    @classmethod
+    def from_diagonal(cls, a: np.ndarray, b: np.ndarray, c: float,
+                      scale: np.ndarray | None = None) -> SpectralFrame:
+        """The frame of ``diag(a)`` (preconditioned by ``diag(scale)²``), axes sorted.
+
+        The curvatures are ``scale² · a``, exact as given (no snapping: a zero is a
+        stored zero, and each coordinate is its own axis, so several drifting axes
+        stay exact).
+        """
+        s = np.ones_like(a) if scale is None else scale
+        curvature = s * s * a
+        axes = np.argsort(curvature, kind="stable")
+        return cls(np.ascontiguousarray(curvature[axes]), None, None,
+                   np.ascontiguousarray((s * b)[axes]), c, axes, np.ascontiguousarray(s[axes]))
+
     @property
     def dim(self) -> int:
         """Number of axes ``d``."""
         return int(self.eigenvalues.shape[0])
 
+    @property
+    def is_diagonal(self) -> bool:
+        """Whether the axes are the (scaled) coordinate axes, with no matrix stored."""
+        return self.axes is not None
+
     def to_eigen(self, w: np.ndarray) -> np.ndarray:
         """Coordinates ``u`` of ``w`` (any leading shape ``(..., d)``)."""
-        return np.asarray(w) @ self.inverse_basis.T
+        w = np.asarray(w)
+        if self.axes is not None:
+            return w[..., self.axes] / self.scale
+        return w @ self.inverse_basis.T  # type: ignore[union-attr]
 
     def from_eigen(self, u: np.ndarray) -> np.ndarray:
         """Original coordinates ``w`` of ``u`` (any leading shape ``(..., d)``)."""
-        return np.asarray(u) @ self.basis.T
+        u = np.asarray(u)
+        if self.axes is not None:
+            w = np.empty(u.shape, dtype=np.result_type(u, np.float64))
+            w[..., self.axes] = u * self.scale
+            return w
+        return u @ self.basis.T  # type: ignore[union-attr]
+
+    def basis_transpose_times(self, M: np.ndarray) -> np.ndarray:
+        """``basisᵀ M`` for ``M`` of shape (d, k): how a gradient-like quantity maps in."""
+        if self.axes is not None:
+            return M[self.axes] * self.scale[:, None]
+        return self.basis.T @ M  # type: ignore[union-attr]
 
     def value(self, u: np.ndarray) -> np.ndarray:
         """``J = Σ_j (½ a_j u_j² + b̃_j u_j) + c`` for ``u`` of shape ``(..., d)``."""
@@ -140,8 +188,13 @@ class Quadratic:
 
     Parameters
     ----------
-    A : array_like, shape (d, d)
-        Symmetric matrix (convex, singular and indefinite are all allowed).
+    A : array_like, shape (d, d) or (d,)
+        Symmetric matrix (convex, singular and indefinite are all allowed), or a
+        vector: the diagonal of a diagonal ``A``, the problem given by its spectrum
+        alone. A diagonal problem never forms a d×d matrix (the noisy quadratic model
+        runs at d = 10⁴): its eigenbasis is the coordinate axes, and everything that
+        works in the eigenbasis works on it; the raw basis needs the dense matrix
+        (:attr:`matrix`) and refuses above :data:`DENSE_DIAGONAL_LIMIT`.
     b : array_like, shape (d,), optional
         Linear term; zero by default.
     c : float, optional
@@ -153,7 +206,7 @@ class Quadratic:
     with eigenvalues of rounding size (``|a| <= 16·d·eps·max|a|``) set to exactly 0 so
     that the singular axes are exact: an axis with ``a_j = 0`` and ``b̃_j ≠ 0``
     (``b̃ = Qᵀb``) drifts linearly under gradient descent, one with ``b̃_j = 0`` never
-    moves.
+    moves. A diagonal ``A`` is used as given.
 
     Examples
     --------
@@ -164,6 +217,9 @@ class Quadratic:
     array([1., 0.])
     >>> q.classify()
     'strict minimum'
+    >>> nqm = Quadratic(1.0 / np.arange(1, 10_001))   # h_i = 1/i, no 10⁴×10⁴ matrix
+    >>> nqm.condition_number
+    10000.0
     """
 
     A: np.ndarray = field(repr=False)
@@ -171,7 +227,16 @@ class Quadratic:
     c: float = 0.0
 
     def __post_init__(self) -> None:
-        A = as_symmetric_matrix(self.A, "A")
+        try:
+            diagonal = np.ndim(self.A) == 1
+        except ValueError:  # ragged nested sequences: the matrix check names them
+            diagonal = False
+        if diagonal:
+            A = as_vector(self.A, "A")
+            if A.shape[0] == 0:
+                raise ValueError("`A` must not be empty; got shape (0,)")
+        else:
+            A = as_symmetric_matrix(self.A, "A")
         d = A.shape[0]
         b = np.zeros(d) if self.b is None else as_vector(self.b, "b", d)
         object.__setattr__(self, "A", A)
@@ -220,9 +285,35 @@ class Quadratic:
         """Dimension ``d`` of ``w``."""
         return int(self.A.shape[0])
 
+    @property
+    def is_diagonal(self) -> bool:
+        """Whether ``A`` is stored as its diagonal (a problem given by its spectrum)."""
+        return self.A.ndim == 1
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """``A`` as a dense (d, d) matrix (formed on each call for a diagonal problem).
+
+        Raises
+        ------
+        ValueError
+            For a diagonal problem with ``d > DENSE_DIAGONAL_LIMIT``.
+        """
+        if not self.is_diagonal:
+            return self.A
+        d = self.dim
+        if d > DENSE_DIAGONAL_LIMIT:
+            raise ValueError(
+                f"this problem is given by its spectrum alone (d = {d}); a dense `A` would "
+                f"take {d * d * 8 / 2**20:.0f} MiB (the limit is d = {DENSE_DIAGONAL_LIMIT}). "
+                "Use basis='eigen', which never forms it")
+        return np.diag(self.A)
+
     @cached_property
     def frame(self) -> SpectralFrame:
         """The cached eigenbasis of ``A`` (see :class:`SpectralFrame`)."""
+        if self.is_diagonal:
+            return SpectralFrame.from_diagonal(self.A, self.b, self.c)
         return SpectralFrame.from_symmetric(self.A, self.b, self.c)
 
     @property
@@ -238,16 +329,17 @@ class Quadratic:
     def value(self, w: object) -> np.ndarray | float:
         """``J(w) = ½ wᵀAw + bᵀw + c``; `w` may have leading axes ``(..., d)``."""
         w = np.asarray(w, dtype=np.float64)
-        out = np.sum(w * (0.5 * (w @ self.A) + self.b), axis=-1) + self.c
+        out = np.sum(w * (0.5 * self.hvp(w) + self.b), axis=-1) + self.c
         return float(out) if out.ndim == 0 else out
 
     def grad(self, w: object) -> np.ndarray:
         """``∇J(w) = Aw + b``; `w` may have leading axes ``(..., d)``."""
-        return np.asarray(w, dtype=np.float64) @ self.A + self.b
+        return self.hvp(w) + self.b
 
     def hvp(self, v: object) -> np.ndarray:
-        """Hessian-vector product ``Av``."""
-        return np.asarray(v, dtype=np.float64) @ self.A
+        """Hessian-vector product ``Av``; `v` may have leading axes ``(..., d)``."""
+        v = np.asarray(v, dtype=np.float64)
+        return v * self.A if self.is_diagonal else v @ self.A
 
     def to_eigenbasis(self, w: object) -> np.ndarray:
         """``u = Qᵀw`` (rows of a ``(..., d)`` array are mapped one by one)."""

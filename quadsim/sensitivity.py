@@ -65,11 +65,14 @@ def _run(quadratic: Quadratic, frame: SpectralFrame | None,
     """Call the tangent kernel in the raw basis (``frame`` None) or in ``frame``."""
     isotropic, L, R, r = params
     if frame is None:
-        curvature, b, start = quadratic.A, quadratic.b, w0
+        curvature = quadratic.A[:, None].copy() if quadratic.is_diagonal else quadratic.A
+        b, start = quadratic.b, w0
     else:
         curvature, b = frame.eigenvalues[:, None].copy(), frame.b
         start = np.ascontiguousarray(frame.to_eigen(w0))
-        L, R = np.ascontiguousarray(frame.basis.T @ L), np.ascontiguousarray(R @ frame.basis)
+        # The frame of A is orthonormal: basisᵀ = inverse_basis.
+        L = np.ascontiguousarray(frame.basis_transpose_times(L))
+        R = np.ascontiguousarray(frame.to_eigen(R))
     K, d = steps.shape[0], quadratic.dim
     w, loss = np.empty((K, d)), np.empty(K)
     tangent = np.empty((K, d, isotropic.shape[0] + hyper_columns))
@@ -79,7 +82,7 @@ def _run(quadratic: Quadratic, frame: SpectralFrame | None,
                                 start, steps, w, loss, tangent)
     if frame is not None:
         w = frame.from_eigen(w)
-        tangent = np.einsum("ij,kjq->kiq", frame.basis, tangent)
+        tangent = np.moveaxis(frame.from_eigen(np.moveaxis(tangent, 1, 2)), 2, 1)
     return TangentTrajectory(steps, w, loss, None if diverged < 0 else int(diverged),
                              tangent=tangent, names=names)
 

@@ -73,10 +73,10 @@ def simulate(problem: object, method: object, w0: object, steps: object, *,
     loss = np.empty(indices.shape[0])
     args = (method.lr, method.momentum, method.lookahead)
     if basis == "raw":
-        P = method.P if isinstance(method, Preconditioned) else _NO_PRECONDITIONER
+        P = method.matrix if isinstance(method, Preconditioned) else _NO_PRECONDITIONER
         if P.shape[0] not in (0, quadratic.dim):
             method.frame(quadratic)  # raises the shape error
-        diverged = two_step_raw(quadratic.A, quadratic.b, quadratic.c, P, *args, w0,
+        diverged = two_step_raw(quadratic.matrix, quadratic.b, quadratic.c, P, *args, w0,
                                 indices, records, loss,
                                 dsymv if quadratic.dim >= BLAS_MIN_DIM else None)
         return Trajectory(indices, records, loss, None if diverged < 0 else int(diverged))
@@ -90,7 +90,7 @@ def _flow_by_expm(quadratic: Quadratic, w0: np.ndarray, times: np.ndarray) -> Tr
     """Gradient flow as ``[w(t); 1] = expm(t·[[−A, −b], [0, 0]]) [w0; 1]``."""
     d = quadratic.dim
     generator = np.zeros((d + 1, d + 1))
-    generator[:d, :d] = -quadratic.A
+    generator[:d, :d] = -quadratic.matrix
     generator[:d, d] = -quadratic.b
     start = np.append(w0, 1.0)
     with np.errstate(over="ignore", invalid="ignore"):
