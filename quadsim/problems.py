@@ -132,29 +132,60 @@ class SpectralFrame:
     @property
     def is_diagonal(self) -> bool:
         """Whether the axes are the (scaled) coordinate axes, with no matrix stored."""
-        return self.axes is not None
+        return self._dense() is None
+
+    def _dense(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(basis, inverse_basis)`` of a dense frame, None for a diagonal one."""
+        if self.basis is None or self.inverse_basis is None:
+            return None
+        return self.basis, self.inverse_basis
+
+    def _diagonal(self) -> tuple[np.ndarray, np.ndarray]:
+        assert self.axes is not None and self.scale is not None
+        return self.axes, self.scale
+
+    @property
+    def dense_basis(self) -> np.ndarray:
+        """``basis`` as a (d, d) matrix, formed for a diagonal frame.
+
+        Prefer :meth:`to_eigen`, :meth:`from_eigen` and :meth:`basis_transpose_times`,
+        which never form it.
+        """
+        dense = self._dense()
+        if dense is not None:
+            return dense[0]
+        axes, scale = self._diagonal()
+        basis = np.zeros((self.dim, self.dim))
+        basis[axes, np.arange(self.dim)] = scale
+        return basis
 
     def to_eigen(self, w: np.ndarray) -> np.ndarray:
         """Coordinates ``u`` of ``w`` (any leading shape ``(..., d)``)."""
         w = np.asarray(w)
-        if self.axes is not None:
-            return w[..., self.axes] / self.scale
-        return w @ self.inverse_basis.T  # type: ignore[union-attr]
+        dense = self._dense()
+        if dense is not None:
+            return w @ dense[1].T
+        axes, scale = self._diagonal()
+        return w[..., axes] / scale
 
     def from_eigen(self, u: np.ndarray) -> np.ndarray:
         """Original coordinates ``w`` of ``u`` (any leading shape ``(..., d)``)."""
         u = np.asarray(u)
-        if self.axes is not None:
-            w = np.empty(u.shape, dtype=np.result_type(u, np.float64))
-            w[..., self.axes] = u * self.scale
-            return w
-        return u @ self.basis.T  # type: ignore[union-attr]
+        dense = self._dense()
+        if dense is not None:
+            return u @ dense[0].T
+        axes, scale = self._diagonal()
+        w = np.empty(u.shape, dtype=np.result_type(u, np.float64))
+        w[..., axes] = u * scale
+        return w
 
     def basis_transpose_times(self, M: np.ndarray) -> np.ndarray:
         """``basisᵀ M`` for ``M`` of shape (d, k): how a gradient-like quantity maps in."""
-        if self.axes is not None:
-            return M[self.axes] * self.scale[:, None]
-        return self.basis.T @ M  # type: ignore[union-attr]
+        dense = self._dense()
+        if dense is not None:
+            return dense[0].T @ M
+        axes, scale = self._diagonal()
+        return M[axes] * scale[:, None]
 
     def value(self, u: np.ndarray) -> np.ndarray:
         """``J = Σ_j (½ a_j u_j² + b̃_j u_j) + c`` for ``u`` of shape ``(..., d)``."""
@@ -324,7 +355,7 @@ class Quadratic:
     @property
     def eigenvectors(self) -> np.ndarray:
         """Orthonormal eigenvectors of ``A``, as columns, in the order of `eigenvalues`."""
-        return self.frame.basis
+        return self.frame.dense_basis
 
     def value(self, w: object) -> np.ndarray | float:
         """``J(w) = ½ wᵀAw + bᵀw + c``; `w` may have leading axes ``(..., d)``."""

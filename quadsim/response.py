@@ -66,8 +66,7 @@ class _Inverse:
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
         """``A⁻¹ rhs`` for ``rhs`` of shape (d,) or (d, k)."""
-        scale = self.reciprocal.reshape((-1,) + (1,) * (rhs.ndim - 1))
-        return self.frame.basis @ (scale * (self.frame.inverse_basis @ rhs))
+        return self.frame.from_eigen(self.reciprocal * self.frame.to_eigen(rhs.T)).T
 
     @property
     def w_star(self) -> np.ndarray:
@@ -480,7 +479,7 @@ def neumann_error(family: object, theta: object, terms: object, lr: float) -> np
     counts = as_step_indices(terms, "terms")
     lr = as_positive(lr, "lr")
     factor = 1.0 - lr * inverse.frame.eigenvalues
-    rows = np.sum((inverse.frame.inverse_basis @ -inverse.solve(B)) ** 2, axis=1)
+    rows = np.sum(inverse.frame.to_eigen(inverse.solve(B).T) ** 2, axis=0)
     return np.sqrt(np.sum(factor ** (2 * counts[:, None]) * rows, axis=1))
 
 

@@ -198,7 +198,7 @@ def closed_form_tangents(family: AffineFamily, theta: object, method: object, w0
     if u_star is None:
         raise ValueError("closed-form tangents need a stationary point; J(·; θ) has a "
                          "drifting axis (a = 0 with b̃ ≠ 0)")
-    Q = frame.basis
+    Q = frame.dense_basis
     source_at_star = Q.T @ family.mixed_jacobian(Q @ u_star)  # (d, p)
     linear_isotropic = family.isotropic  # S̃_1(v) = v σᵀ + L̃ ⊙ (R̃ v)
     L_eigen, R_eigen = Q.T @ family.L, family.R @ Q
