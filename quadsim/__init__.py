@@ -7,6 +7,7 @@ follow the same pattern: tangents carried through a run, their closed forms, and
 implicit-function-theorem Jacobians they converge to.
 """
 
+from quadsim import schedules
 from quadsim.families import (
     AffineFamily,
     feature_decay_family,
@@ -16,6 +17,8 @@ from quadsim.families import (
 )
 from quadsim.influence import influence, leave_one_out, leverage
 from quadsim.methods import GD, GradientFlow, Momentum, Nesterov, Preconditioned, newton
+from quadsim.moments import moments
+from quadsim.noise import Minibatch, NoisyQuadratic
 from quadsim.problems import LinearRegression, Quadratic, SpectralFrame, Unbounded
 from quadsim.response import (
     HypergradientPath,
@@ -30,7 +33,7 @@ from quadsim.response import (
     response_jvp,
     response_vjp,
 )
-from quadsim.results import Trajectory
+from quadsim.results import Ensemble, Moments, Trajectory
 from quadsim.sensitivity import (
     LearningRatePath,
     TangentTrajectory,
@@ -55,12 +58,16 @@ from quadsim.theory import (
 __all__ = [
     "GD",
     "AffineFamily",
+    "Ensemble",
     "GradientFlow",
     "HypergradientPath",
     "LearningRatePath",
     "LinearRegression",
+    "Minibatch",
+    "Moments",
     "Momentum",
     "Nesterov",
+    "NoisyQuadratic",
     "Preconditioned",
     "Quadratic",
     "SpectralFrame",
@@ -85,6 +92,7 @@ __all__ = [
     "leverage",
     "max_stable_lr",
     "measured_rate",
+    "moments",
     "neumann_error",
     "neumann_jacobian",
     "newton",
@@ -95,6 +103,7 @@ __all__ = [
     "response_vjp",
     "ridge_family",
     "sample_weight_family",
+    "schedules",
     "simulate",
     "simulate_optimizer_tangents",
     "simulate_tangents",

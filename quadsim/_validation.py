@@ -110,6 +110,40 @@ def as_count(value: object, name: str) -> int:
     return count
 
 
+def as_batch_size(value: object, name: str = "batch_size") -> int:
+    """Return a positive integer (a batch size, a number of runs)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` must be a positive integer; got {_describe(value)}")
+    size = int(value)
+    if size <= 0:
+        raise ValueError(f"`{name}` must be a positive integer; got {size}")
+    return size
+
+
+def as_rng_root(value: object, name: str = "rng") -> np.ndarray:
+    """The root state (4 × uint64) of the kernels' streams from an int, Generator or None.
+
+    An int seeds it reproducibly (through :class:`numpy.random.SeedSequence`), a
+    Generator is drawn from (and so advanced), None takes fresh entropy.
+    """
+    entropy: int | list[int] | None
+    if isinstance(value, np.random.Generator):
+        entropy = [int(x) for x in value.integers(0, 2**63, size=4)]
+    elif value is None:
+        entropy = None
+    elif isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        if int(value) < 0:
+            raise ValueError(f"`{name}` must be a non-negative seed; got {int(value)}")
+        entropy = int(value)
+    else:
+        raise TypeError(f"`{name}` must be an int seed, a numpy Generator or None; got "
+                        f"{_describe(value)}")
+    state = np.random.SeedSequence(entropy).generate_state(4, np.uint64)
+    if not np.any(state):  # the one state xoshiro256** cannot leave
+        state[0] = 1
+    return state
+
+
 def as_step_indices(value: object, name: str = "steps") -> np.ndarray:
     """Return recorded step indices: an int ``T`` means ``0..T``; an array must increase."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):

@@ -14,7 +14,7 @@ determinant ``δ = β − hγ``. A spec knows these, its coordinates, and its st
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import scipy.linalg
@@ -26,16 +26,47 @@ from quadsim._validation import (
     as_vector,
 )
 from quadsim.problems import Quadratic, SpectralFrame, as_quadratic
+from quadsim.schedules import Schedule
 
 
 @dataclass(frozen=True)
 class _TwoStepMethod:
-    """Shared behaviour of the discrete methods (not public)."""
+    """Shared behaviour of the discrete methods (not public).
+
+    Every discrete method also takes, by keyword, a learning-rate ``schedule``
+    (:mod:`quadsim.schedules`: step ``t`` uses ``lr_t = lr · f(t)``) and ``ema``, the
+    weight ``γ`` of an exponential moving average of the iterates recorded beside them,
+    ``w̃_{t+1} = γ w̃_t + (1 − γ) w_{t+1}``, ``w̃_0 = w_0``.
+    """
 
     lr: float
+    schedule: Schedule | None = field(default=None, kw_only=True)
+    ema: float | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lr", as_positive(self.lr, "lr"))
+        if self.schedule is not None and not isinstance(self.schedule, Schedule):
+            raise TypeError("`schedule` must be a quadsim.schedules.Schedule or None; got "
+                            f"{type(self.schedule).__name__}")
+        if self.ema is not None:
+            object.__setattr__(self, "ema", as_unit_interval(self.ema, "ema"))
+
+    def __repr__(self) -> str:
+        ordered = sorted(fields(self), key=lambda f: bool(f.kw_only))
+        shown = [f"{f.name}={getattr(self, f.name)!r}" for f in ordered
+                 if f.repr and not (f.kw_only and getattr(self, f.name) is None)]
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    @property
+    def constant_lr(self) -> bool:
+        """Whether every step uses ``lr`` (no schedule)."""
+        return self.schedule is None
+
+    def learning_rates(self, steps: int) -> np.ndarray:
+        """``lr_0, ..., lr_{steps−1}``; a constant lr gives the one-entry array ``[lr]``."""
+        if self.schedule is None:
+            return np.array([self.lr])
+        return self.lr * self.schedule.factors(steps)
 
     @property
     def momentum(self) -> float:
@@ -65,6 +96,19 @@ class _TwoStepMethod:
         det = beta - h * gamma
         return trace, det, self._quarter_discriminant(h)
 
+    def companion(self, h: np.ndarray) -> np.ndarray:
+        """The per-axis companions as rows ``(τ, δ, τ²/4 − δ, gap, 1 − δ, far_side)``.
+
+        ``gap = 1 − τ + δ = h`` and ``far_side = 1 + τ + δ = 2(1 + β) − h(1 + 2γ)`` are
+        the distances of the characteristic polynomial's values at ``+1`` and ``−1``
+        from zero: written in the method's parameters they keep the digits that the
+        rounded ``τ`` loses when a root nears ``±1``. Shape ``(6, d)``.
+        """
+        beta, gamma = self.momentum, self.lookahead
+        trace, det, quarter = self.transition(h)
+        return np.stack([trace, det, quarter, h, (1.0 - beta) + h * gamma,
+                         2.0 * (1.0 + beta) - h * (1.0 + 2.0 * gamma)])
+
     def _quarter_discriminant(self, h: np.ndarray) -> np.ndarray:
         return 0.25 * (1.0 - h) ** 2
 
@@ -74,7 +118,7 @@ class _TwoStepMethod:
         return 2.0 / curvature
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class GD(_TwoStepMethod):
     """Gradient descent.
 
@@ -94,7 +138,7 @@ class GD(_TwoStepMethod):
     """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class _MomentumMethod(_TwoStepMethod):
     """Shared behaviour of the methods with a momentum ``β`` (not public)."""
 
@@ -109,7 +153,7 @@ class _MomentumMethod(_TwoStepMethod):
         return self.beta
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Momentum(_MomentumMethod):
     """Heavy-ball momentum (Polyak), started with zero velocity.
 
@@ -137,7 +181,7 @@ class Momentum(_MomentumMethod):
         return (2.0 + 2.0 * beta) / curvature
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Nesterov(_MomentumMethod):
     """Nesterov's accelerated gradient with constant momentum.
 
@@ -168,7 +212,7 @@ class Nesterov(_MomentumMethod):
         return (2.0 + 2.0 * beta) / ((1.0 + 2.0 * beta) * curvature)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Preconditioned(_TwoStepMethod):
     """Preconditioned gradient descent.
 

@@ -6,29 +6,36 @@ import numpy as np
 import scipy.linalg
 
 from quadsim._validation import as_choice, as_step_indices, as_times, as_vector
+from quadsim.ensembles import simulate_ensemble
 from quadsim.kernels._blas import BLAS_MIN_DIM, dsymv
 from quadsim.kernels.trajectory import two_step_eigen, two_step_raw
 from quadsim.methods import GradientFlow, Preconditioned
+from quadsim.noise import as_noise_model
 from quadsim.problems import Quadratic, as_quadratic
-from quadsim.results import Trajectory
+from quadsim.results import Ensemble, Trajectory
 from quadsim.theory import check_method, closed_form, trajectory_from_eigen
 
 _NO_PRECONDITIONER = np.empty((0, 0))
 
 
 def simulate(problem: object, method: object, w0: object, steps: object, *,
-             basis: str = "raw") -> Trajectory:
+             basis: str = "raw", runs: object = None, rng: object = None
+             ) -> Trajectory | Ensemble:
     """Run `method` on `problem` from `w0` and record iterates and losses.
 
     The discrete methods iterate
-    ``y_t = w_t + γ(w_t − w_{t−1})``, ``w_{t+1} = w_t + β(w_t − w_{t−1}) − lr·P(A y_t + b)``
+    ``y_t = w_t + γ(w_t − w_{t−1})``, ``w_{t+1} = w_t + β(w_t − w_{t−1}) − lr_t·P g_t``
     from ``w_{−1} = w_0`` (GD, heavy ball, Nesterov, preconditioned GD; see
-    :mod:`quadsim.methods`).
+    :mod:`quadsim.methods`), with ``g_t = A y_t + b`` on a deterministic problem and a
+    sampled gradient on a noise model (stochastic gradient descent and its momentum
+    and preconditioned variants).
 
     Parameters
     ----------
-    problem : Quadratic or LinearRegression
+    problem : Quadratic, LinearRegression, NoisyQuadratic or Minibatch
+        A noise model (:mod:`quadsim.noise`) makes the run stochastic.
     method : GD, Momentum, Nesterov, Preconditioned or GradientFlow
+        Gradient flow is deterministic only.
     w0 : array_like, shape (d,)
         Starting point.
     steps : int or array_like
@@ -40,16 +47,27 @@ def simulate(problem: object, method: object, w0: object, steps: object, *,
         iterates each eigen-axis on its own (O(d) a step). For gradient flow ``'raw'``
         is the matrix exponential of the augmented generator ``[[−A, −b], [0, 0]]``
         (independent of the eigendecomposition) and ``'eigen'`` the exact per-axis
-        solution.
+        solution. A stochastic run draws the same random numbers in both bases (the
+        same rows, the same normals mapped through the basis), so the two agree path by
+        path to rounding.
+    runs : int, optional
+        For a noise model: the number of independent runs (1 if not given), computed
+        in parallel. Not allowed on a deterministic problem.
+    rng : int, numpy.random.Generator or None
+        For a noise model: the seed. Run ``r`` draws from its own stream derived from
+        it, so it gives the same numbers whatever `runs` and the thread count are.
 
     Returns
     -------
-    Trajectory
-        With ``diverged_at`` the first step whose iterate is not finite (None if none).
+    Trajectory or Ensemble
+        A :class:`Trajectory` for a deterministic problem, with ``diverged_at`` the
+        first step whose iterate is not finite (None if none); an :class:`Ensemble` of
+        ``runs`` runs for a noise model.
 
     See Also
     --------
     closed_form : the same trajectory from the solved per-axis recurrences.
+    moments : the exact mean and expected loss of an ensemble.
 
     Examples
     --------
@@ -64,6 +82,16 @@ def simulate(problem: object, method: object, w0: object, steps: object, *,
     method = check_method(method)
     w0 = as_vector(w0, "w0", quadratic.dim)
     basis = as_choice(basis, "basis", ("raw", "eigen"))
+    model = as_noise_model(problem)
+    if model is None and (runs is not None or rng is not None):
+        raise TypeError("`runs` and `rng` need a noise model (NoisyQuadratic or Minibatch); "
+                        f"got a deterministic {type(problem).__name__}")
+    if model is not None:
+        if isinstance(method, GradientFlow):
+            raise TypeError("`method` must be a discrete method on a noise model; "
+                            "GradientFlow has no stochastic version")
+        return simulate_ensemble(model, method, w0, as_step_indices(steps), basis,
+                                 1 if runs is None else runs, rng)
     if isinstance(method, GradientFlow):
         if basis == "eigen":
             return closed_form(quadratic, method, w0, steps)

@@ -16,3 +16,8 @@ jit_sum = numba.njit(cache=True, nogil=True, fastmath={"reassoc"})
 #: Small helpers called every step: inlined into the kernel at Numba's IR level, so that
 #: passing arrays to them costs no reference counting (tens of ns a call otherwise).
 jit_inline = numba.njit(cache=True, nogil=True, inline="always")
+
+#: The drivers of ensembles: one parallel region, a ``prange`` over independent runs
+#: (never over time steps), each run calling a serial worker compiled with the options
+#: above.
+jit_parallel = numba.njit(cache=True, nogil=True, parallel=True)

@@ -1,0 +1,237 @@
+"""Ensembles of stochastic runs: one parallel region over the runs, a serial worker per run.
+
+Every run iterates the two-step update of :mod:`quadsim.kernels.trajectory` with a
+sampled gradient ``g_t`` and a per-step learning rate:
+
+    y_t     = w_t + γ (w_t − w_{t−1})
+    w_{t+1} = w_t + β (w_t − w_{t−1}) − lr_t · P g_t(y_t),          w_{−1} = w_0,
+    w̃_{t+1} = ρ w̃_t + (1 − ρ) w_{t+1},                              w̃_0 = w_0,
+
+(``w̃`` the moving average, kept only when ``ema_out`` has records), and records ``w_t``,
+``J(w_t)`` (and ``w̃_t``, ``J(w̃_t)``) at the caller's steps. ``lrs`` holds ``lr_t`` for
+every step, or one entry for a constant lr. The gradient is sampled by
+
+- :func:`gaussian_runs`: ``g = A y + b + s·F z`` with ``z ~ N(0, I)`` (``s = 1/√B``);
+- :func:`minibatch_runs`: ``g = (1/B) Σ_{i∈S} x_i (x_iᵀ y − y_i) + l2·M y`` over a batch
+  ``S`` of rows of ``X`` drawn with replacement (``sampling = 0``), as an independent
+  subset of distinct rows each step (``1``), or by epoch-wise reshuffling (``2``: each
+  epoch a fresh permutation cut into ``⌊n/B⌋`` batches, the rest dropped).
+
+``curvature`` is the dense ``A`` (d × d, the raw basis) or the eigenvalues as a column
+(d × 1, the eigenbasis); ``factor_rows`` is ``Fᵀ`` (d × d) or the per-axis noise scales
+as a column; ``P`` of shape (0, 0) and ``M`` of shape (0, 0) mean the identity. The raw
+basis and the eigenbasis draw the same normals and the same rows, so their runs agree
+path by path. Run ``r`` draws from its own xoshiro256** state ``states[r]``
+(:mod:`quadsim.kernels.random`), so its numbers depend neither on the number of runs
+nor on the thread count. Products with ``A`` use the jitted loop, not BLAS, so that the
+runs' threads do not start BLAS threads of their own.
+"""
+
+import numba
+import numpy as np
+
+from quadsim.kernels._jit import jit_inline, jit_parallel, jit_sum
+from quadsim.kernels.random import bounded, fill_normal
+from quadsim.kernels.tangent import _apply_curvature
+from quadsim.kernels.trajectory import (
+    _mark_diverged,
+    _two_step_in_place,
+    all_finite,
+    record_state,
+    symmetric_matvec,
+)
+
+
+@jit_inline
+def _record(k, w, Aw, curvature, b, c, w_out, loss_out, average, ema_out, ema_loss_out):
+    """Write record ``k``: ``w``, ``J(w)`` (from ``Aw``) and the moving average's pair."""
+    record_state(k, w, Aw, b, c, w_out, loss_out)
+    if ema_out.shape[0] > 0:
+        _apply_curvature(curvature, average, Aw)
+        record_state(k, average, Aw, b, c, ema_out, ema_loss_out)
+
+
+@jit_inline
+def _advance(w, w_prev, grad, P, direction, lr, beta, average, ema):
+    """The two-step update from the sampled gradient, then the moving average."""
+    if P.shape[0] > 0:
+        symmetric_matvec(P, grad, direction)
+        _two_step_in_place(w, w_prev, direction, lr, beta)
+    else:
+        _two_step_in_place(w, w_prev, grad, lr, beta)
+    if average.shape[0] > 0:
+        for i in range(w.shape[0]):
+            average[i] = ema * average[i] + (1.0 - ema) * w[i]
+
+
+@jit_inline
+def _lookahead(w, w_prev, gamma, y):
+    for i in range(w.shape[0]):
+        y[i] = w[i] + gamma * (w[i] - w_prev[i])
+
+
+@jit_sum
+def gaussian_run(curvature, b, c, factor_rows, noise_scale, P, lrs, beta, gamma, ema, w0,
+                 steps, state, w_out, loss_out, ema_out, ema_loss_out):
+    """One run with Gaussian gradient noise; returns the first non-finite step or −1."""
+    d = w0.shape[0]
+    w = w0.copy()
+    w_prev = w0.copy()
+    average = w0.copy() if ema_out.shape[0] > 0 else np.empty(0)
+    y = np.empty(d)
+    grad = np.empty(d)
+    Aw = np.empty(d)
+    direction = np.empty(d)
+    z = np.empty(d)
+    noise = np.empty(d)
+    constant = lrs.shape[0] == 1
+    k = 0
+    t = 0
+    while True:
+        if gamma != 0.0:
+            _lookahead(w, w_prev, gamma, y)
+            _apply_curvature(curvature, y, grad)
+        else:
+            _apply_curvature(curvature, w, grad)
+        if t == steps[k]:
+            if gamma != 0.0:
+                _apply_curvature(curvature, w, Aw)
+                _record(k, w, Aw, curvature, b, c, w_out, loss_out, average, ema_out,
+                        ema_loss_out)
+            else:
+                _record(k, w, grad, curvature, b, c, w_out, loss_out, average, ema_out,
+                        ema_loss_out)
+            k += 1
+            if k == steps.shape[0]:
+                return -1
+        fill_normal(state, z)
+        _apply_curvature(factor_rows, z, noise)
+        for i in range(d):
+            grad[i] += b[i] + noise_scale * noise[i]
+        _advance(w, w_prev, grad, P, direction, lrs[0] if constant else lrs[t], beta,
+                 average, ema)
+        t += 1
+        if not all_finite(w):
+            _mark_diverged(k, w_out, loss_out)
+            if ema_out.shape[0] > 0:
+                _mark_diverged(k, ema_out, ema_loss_out)
+            return t
+
+
+@jit_inline
+def _draw_batch(state, sampling, order, batch, position):
+    """Fill ``batch`` with row indices; returns the updated epoch position."""
+    n = order.shape[0]
+    size = batch.shape[0]
+    if sampling == 0:
+        for i in range(size):
+            batch[i] = bounded(state, n)
+        return position
+    if sampling == 1:
+        # A partial Fisher–Yates shuffle: a uniform random ordered subset of `size`.
+        for i in range(size):
+            j = i + bounded(state, n - i)
+            order[i], order[j] = order[j], order[i]
+            batch[i] = order[i]
+        return position
+    if position + size > n:
+        for i in range(n - 1, 0, -1):
+            j = bounded(state, i + 1)
+            order[i], order[j] = order[j], order[i]
+        position = 0
+    for i in range(size):
+        batch[i] = order[position + i]
+    return position + size
+
+
+@jit_inline
+def _batch_gradient(X, targets, batch, l2, metric, y, grad):
+    """``grad = (1/B) Σ_{i∈batch} x_i (x_iᵀ y − targets_i) + l2·M y``."""
+    d = y.shape[0]
+    if l2 == 0.0:
+        for i in range(d):
+            grad[i] = 0.0
+    elif metric.shape[0] > 0:
+        symmetric_matvec(metric, y, grad)
+        for i in range(d):
+            grad[i] *= l2
+    else:
+        for i in range(d):
+            grad[i] = l2 * y[i]
+    weight = 1.0 / batch.shape[0]
+    for m in range(batch.shape[0]):
+        row = X[batch[m]]
+        residual = -targets[batch[m]]
+        for i in range(d):
+            residual += row[i] * y[i]
+        residual *= weight
+        for i in range(d):
+            grad[i] += residual * row[i]
+
+
+@jit_sum
+def minibatch_run(X, targets, l2, metric, curvature, b, c, P, batch_size, sampling, lrs,
+                  beta, gamma, ema, w0, steps, state, w_out, loss_out, ema_out,
+                  ema_loss_out):
+    """One minibatch-SGD run; returns the first non-finite step or −1."""
+    d = w0.shape[0]
+    n = X.shape[0]
+    w = w0.copy()
+    w_prev = w0.copy()
+    average = w0.copy() if ema_out.shape[0] > 0 else np.empty(0)
+    y = np.empty(d)
+    grad = np.empty(d)
+    Aw = np.empty(d)
+    direction = np.empty(d)
+    order = np.arange(n)
+    batch = np.empty(batch_size, dtype=np.int64)
+    position = n  # an epoch starts at the first step
+    constant = lrs.shape[0] == 1
+    k = 0
+    t = 0
+    while True:
+        if t == steps[k]:
+            _apply_curvature(curvature, w, Aw)
+            _record(k, w, Aw, curvature, b, c, w_out, loss_out, average, ema_out,
+                    ema_loss_out)
+            k += 1
+            if k == steps.shape[0]:
+                return -1
+        position = _draw_batch(state, sampling, order, batch, position)
+        if gamma != 0.0:
+            _lookahead(w, w_prev, gamma, y)
+            _batch_gradient(X, targets, batch, l2, metric, y, grad)
+        else:
+            _batch_gradient(X, targets, batch, l2, metric, w, grad)
+        _advance(w, w_prev, grad, P, direction, lrs[0] if constant else lrs[t], beta,
+                 average, ema)
+        t += 1
+        if not all_finite(w):
+            _mark_diverged(k, w_out, loss_out)
+            if ema_out.shape[0] > 0:
+                _mark_diverged(k, ema_out, ema_loss_out)
+            return t
+
+
+@jit_parallel
+def gaussian_runs(curvature, b, c, factor_rows, noise_scale, P, lrs, beta, gamma, ema, w0,
+                  steps, states, w_out, loss_out, ema_out, ema_loss_out, diverged_out):
+    """:func:`gaussian_run` for every run ``r`` (its own ``states[r]``), in parallel."""
+    for r in numba.prange(states.shape[0]):
+        state = states[r].copy()
+        diverged_out[r] = gaussian_run(curvature, b, c, factor_rows, noise_scale, P, lrs,
+                                       beta, gamma, ema, w0, steps, state, w_out[r],
+                                       loss_out[r], ema_out[r], ema_loss_out[r])
+
+
+@jit_parallel
+def minibatch_runs(X, targets, l2, metric, curvature, b, c, P, batch_size, sampling, lrs,
+                   beta, gamma, ema, w0, steps, states, w_out, loss_out, ema_out,
+                   ema_loss_out, diverged_out):
+    """:func:`minibatch_run` for every run ``r`` (its own ``states[r]``), in parallel."""
+    for r in numba.prange(states.shape[0]):
+        state = states[r].copy()
+        diverged_out[r] = minibatch_run(X, targets, l2, metric, curvature, b, c, P,
+                                        batch_size, sampling, lrs, beta, gamma, ema, w0,
+                                        steps, state, w_out[r], loss_out[r], ema_out[r],
+                                        ema_loss_out[r])

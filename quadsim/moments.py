@@ -1,0 +1,202 @@
+"""Exact moments of stochastic runs: the stochastic twin of :func:`~quadsim.closed_form`.
+
+``moments(model, method, w0, steps)`` gives ``E[w_t]``, ``E[J(w_t)]`` and, where it has a
+closed form, ``Var J(w_t)``: what an ensemble from :func:`~quadsim.simulate` estimates.
+
+- Gaussian noise (:class:`~quadsim.NoisyQuadratic`, and a deterministic problem as its
+  noise-free case): the axes of the method's frame evolve independently, and each
+  needs only its own noise variance. With a constant lr, GD, heavy ball, Nesterov and
+  preconditioned GD (and GD's moving average) are solved per axis in closed form,
+  O(1) per axis and record whatever the step (:mod:`quadsim.kernels.moments`);
+  a schedule, or a moving average of a momentum method, is the product of the per-run
+  transitions by doubling, O(runs·log T) per axis.
+- Finite data (:class:`~quadsim.Minibatch`): the exact recursion of the full second
+  moment, see :func:`minibatch_moments`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from quadsim._validation import as_step_indices, as_vector
+from quadsim.kernels.moments import gaussian_moments, propagate_moments
+from quadsim.methods import _TwoStepMethod
+from quadsim.noise import Minibatch, NoisyQuadratic, as_noise_model
+from quadsim.problems import SpectralFrame, as_quadratic
+from quadsim.results import Moments
+from quadsim.schedules import constant_runs
+from quadsim.theory import check_method
+
+__all__ = ["moments"]
+
+
+def check_discrete(method: object) -> _TwoStepMethod:
+    """Return a discrete method spec, or raise a TypeError naming `method`."""
+    method = check_method(method)
+    if not isinstance(method, _TwoStepMethod):
+        raise TypeError("`method` must be GD, Momentum, Nesterov or Preconditioned; "
+                        f"got {type(method).__name__}")
+    return method
+
+
+def average_companion(h: np.ndarray, rho: float) -> np.ndarray:
+    """Companion rows of GD's moving average: the roots ``r = 1 − h`` and ``ρ``.
+
+    ``ũ`` obeys ``ũ_{t+1} = (r + ρ) ũ_t − rρ ũ_{t−1} + (1 − ρ) f`` from ``ũ_{−1} = ũ_0``,
+    so it is a two-step recurrence with ``τ' = r + ρ``, ``δ' = rρ``,
+    ``τ'²/4 − δ' = ((1 − ρ) − h)²/4``, ``gap' = h(1 − ρ)``, ``1 − δ' = (1 − ρ) + ρh``
+    and ``far_side' = (2 − h)(1 + ρ)``.
+    """
+    r = 1.0 - h
+    return np.stack([r + rho, rho * r, 0.25 * ((1.0 - rho) - h) ** 2, h * (1.0 - rho),
+                     (1.0 - rho) + rho * h, (2.0 - h) * (1.0 + rho)])
+
+
+def _solved_per_axis(method: _TwoStepMethod) -> bool:
+    """Whether the O(1) closed forms apply (else the doubling product of transitions)."""
+    plain = method.momentum == 0.0 and method.lookahead == 0.0
+    return method.constant_lr and (method.ema is None or plain)
+
+
+def axis_moments(frame: SpectralFrame, method: _TwoStepMethod, noise: np.ndarray,
+                 u0: np.ndarray, steps: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Per-axis centres and variances of the iterate (and of its moving average).
+
+    The centre of an axis with ``a ≠ 0`` is the mean's deviation from ``u*``, of a
+    null axis the mean itself. Shapes (K, d).
+    """
+    a, b = frame.eigenvalues, frame.b
+    K, d = steps.shape[0], frame.dim
+    centre, variance = np.empty((K, d)), np.empty((K, d))
+    averaged = method.ema is not None
+    average_centre = np.empty((K, d) if averaged else (0, 0))
+    average_variance = np.empty((K, d) if averaged else (0, 0))
+    rho = 0.0 if method.ema is None else method.ema
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if _solved_per_axis(method):
+            h = method.lr * a
+            average_comp = average_companion(h, rho) if averaged else np.empty((6, 0))
+            gaussian_moments(a, b, u0, noise, method.lr, method.companion(h), rho,
+                             average_comp, steps, centre, variance, average_centre,
+                             average_variance)
+        else:
+            horizon = max(int(steps[-1]), 1)
+            if method.constant_lr:
+                starts, values = np.array([0, horizon]), np.array([method.lr])
+            else:
+                starts, values = constant_runs(method.learning_rates(horizon))
+            momentum = method.momentum != 0.0 or method.lookahead != 0.0
+            if not averaged:
+                average_centre = np.empty((K, d))
+                average_variance = np.empty((K, d))
+            propagate_moments(a, b, u0, noise, starts, values, method.momentum,
+                              method.lookahead, rho, momentum, steps, centre, variance,
+                              average_centre, average_variance)
+    if not averaged:
+        return centre, variance, None, None
+    return centre, variance, average_centre, average_variance
+
+
+def _loss_moments(frame: SpectralFrame, centre: np.ndarray, variance: np.ndarray,
+                  independent: bool
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``E[w]`` (frame coordinates), ``E[J]`` and ``Var J`` from per-axis moments.
+
+    ``E[J] = J* + Σ_{a≠0} ½ a (centre² + var) + Σ_{a=0} b̃·mean`` with
+    ``J* = c − Σ_{a≠0} b̃²/(2a)``: the excess is a sum of non-negative terms on a convex
+    problem. For Gaussian axes that are independent,
+    ``Var J = Σ_j var_j (a_j mean_j + b̃_j)² + ½ a_j² var_j²``.
+    """
+    a, b = frame.eigenvalues, frame.b
+    moving = a != 0.0
+    safe = np.where(moving, a, 1.0)
+    u_star = np.where(moving, -b / safe, 0.0)
+    floor = frame.c - 0.5 * np.sum(np.where(moving, b * b / safe, 0.0))
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = np.where(moving, u_star + centre, centre)
+        loss = floor + np.sum(np.where(moving, 0.5 * a * (centre**2 + variance), b * centre),
+                              axis=1)
+        loss_var = None
+        if independent:
+            slope = np.where(moving, a * centre, b)
+            loss_var = np.sum(variance * slope**2 + 0.5 * (a * variance) ** 2, axis=1)
+    return mean, loss, loss_var
+
+
+def _first_bad(steps: np.ndarray, *curves: np.ndarray | None) -> int | None:
+    bad = np.zeros(steps.shape[0], dtype=bool)
+    for curve in curves:
+        if curve is not None:
+            bad |= ~np.isfinite(curve)
+    return int(steps[np.argmax(bad)]) if np.any(bad) else None
+
+
+def moments(problem: object, method: object, w0: object, steps: object) -> Moments:
+    """Exact mean and expected loss of `method` on a noise model, at the recorded steps.
+
+    Parameters
+    ----------
+    problem : NoisyQuadratic, Minibatch, Quadratic or LinearRegression
+        A noise model; a deterministic problem is the noise-free case.
+    method : GD, Momentum, Nesterov or Preconditioned
+        With its schedule and moving average, if any.
+    w0 : array_like, shape (d,)
+        The (deterministic) start, with zero initial velocity.
+    steps : int or array_like
+        As in :func:`~quadsim.simulate`.
+
+    Returns
+    -------
+    Moments
+        ``mean`` equals ``closed_form(...).w``; ``loss`` is ``E[J(w_t)]``.
+
+    See Also
+    --------
+    simulate : Monte Carlo ensembles whose averages these are.
+    closed_form : the mean trajectory alone.
+
+    Notes
+    -----
+    With Gaussian noise of per-axis variance ``c_j`` (noise covariance ``SᵀCS/B`` in the
+    method's frame ``w = S u``), each axis follows ``u_{t+1} = τ u_t − δ u_{t−1} − lr b̃ +
+    η_t`` with ``Var η_t = lr² c_j``; the mean deviation from ``u*`` is
+    ``(s_{t+1} − δ s_t)(u_0 − u*)`` and the variance ``lr² c_j Σ_{k=1}^{t} s_k²`` with the
+    Lucas sequence ``s`` of the companion (:mod:`quadsim.kernels.moments`). For SGD the
+    steady state per axis is ``lr·c/(2(2 − lr·a))`` in loss, for heavy ball
+    ``(1 + β) lr·c / (2 (1 − β)(2β + 2 − lr·a))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from quadsim import Momentum, NoisyQuadratic, Quadratic, moments
+    >>> model = NoisyQuadratic(Quadratic(np.array([1.0])), batch_size=1)
+    >>> exact = moments(model, Momentum(0.1, 0.9), [0.0], [10**9])
+    >>> round(float(exact.loss[0]), 12)   # (1 + β) α / (2 (1 − β)(2β + 2 − α))
+    0.256756756757
+    """
+    quadratic = as_quadratic(problem)
+    method = check_discrete(method)
+    w0 = as_vector(w0, "w0", quadratic.dim)
+    indices = as_step_indices(steps)
+    model = as_noise_model(problem)
+    if isinstance(model, Minibatch):
+        from quadsim.minibatch_moments import minibatch_moments
+
+        return minibatch_moments(model, method, w0, indices)
+    frame = method.frame(quadratic)
+    if isinstance(model, NoisyQuadratic):
+        noise, independent = model.axis_variances(frame), model.independent_axes(frame)
+    else:
+        noise, independent = np.zeros(quadratic.dim), True
+    u0 = np.ascontiguousarray(frame.to_eigen(w0))
+    centre, variance, average_centre, average_variance = axis_moments(
+        frame, method, np.ascontiguousarray(noise), u0, indices)
+    mean, loss, loss_var = _loss_moments(frame, centre, variance, independent)
+    ema_mean = ema_loss = ema_loss_var = None
+    if average_centre is not None and average_variance is not None:
+        ema_u, ema_loss, ema_loss_var = _loss_moments(frame, average_centre, average_variance,
+                                                      independent)
+        ema_mean = frame.from_eigen(ema_u)
+    return Moments(indices, frame.from_eigen(mean), loss, loss_var,
+                   _first_bad(indices, loss, ema_loss), ema_mean, ema_loss, ema_loss_var)

@@ -1,0 +1,295 @@
+"""Gradient-noise models: a problem plus how its gradient is sampled.
+
+- :class:`NoisyQuadratic`: ``g = ∇J(w) + ξ`` with ``ξ ~ N(0, C/B)``, the noisy quadratic
+  model (NQM) of Zhang et al. (2019), where ``C = A`` by default;
+- :class:`Minibatch`: minibatch gradients of a :class:`~quadsim.LinearRegression`.
+
+A noise model exposes ``.quadratic``, the objective ``J`` whose loss is recorded, so the
+deterministic tools accept it too: ``closed_form(model, ...)`` is the mean trajectory.
+``simulate(model, ..., runs=R)`` samples an ensemble and ``moments(model, ...)`` gives
+its exact mean and expected loss. Each model knows how its noise looks in a method's
+coordinates (:meth:`NoisyQuadratic.factor`, :meth:`Minibatch.design`), so the raw basis
+and the eigenbasis consume the same random numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+import numpy as np
+
+from quadsim._validation import as_batch_size, as_float_array, as_vector
+from quadsim.problems import LinearRegression, Quadratic, SpectralFrame, as_quadratic
+
+__all__ = ["Minibatch", "NoiseModel", "NoisyQuadratic", "as_noise_model"]
+
+#: Relative size ``|min eig| / max eig`` of negative eigenvalues of a covariance that are
+#: taken as rounding (and clipped to 0) rather than rejected.
+PSD_RTOL = 1e-12
+
+
+@dataclass(frozen=True, eq=False)
+class NoisyQuadratic:
+    r"""The noisy quadratic model: gradients ``g = A w + b + ξ``, ``ξ ~ N(0, C/B)``.
+
+    Parameters
+    ----------
+    problem : Quadratic or LinearRegression
+        The objective ``J``; a diagonal :class:`~quadsim.Quadratic` (given by its
+        spectrum) runs at any d without a d×d matrix.
+    noise : None, array_like of shape (d,) or (d, d)
+        The per-example gradient covariance ``C``. None means the NQM's ``C = A`` (``A``
+        must then be positive semi-definite). A vector gives the variances ``c_j`` along
+        the eigenvectors of ``A`` (``C = Q diag(c) Qᵀ``, ``c`` in the order of
+        ``problem.eigenvalues``); for a diagonal problem it is the diagonal of ``C`` in
+        the problem's own coordinates. A matrix is any symmetric PSD ``C``.
+    batch_size : int
+        ``B``: the noise covariance is ``C/B``.
+
+    Notes
+    -----
+    In coordinates ``w = S u`` of a method's frame each axis sees noise of variance
+    ``(SᵀCS)_jj / B`` (:meth:`axis_variances`). When ``C`` shares ``A``'s eigenbasis the
+    axes are independent (the NQM's own case) and the variance of the loss is known too.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from quadsim import GD, NoisyQuadratic, Quadratic, moments
+    >>> nqm = NoisyQuadratic(Quadratic(1.0 / np.arange(1, 101)), batch_size=4)
+    >>> exact = moments(nqm, GD(0.5), np.ones(100), [0, 10**9])
+    >>> round(float(exact.loss[-1]), 6)   # Σ_j α c_j / (2B(2 − α h_j))
+    0.338478
+    """
+
+    problem: object = field(repr=False)
+    noise: object = field(default=None, repr=False)
+    batch_size: int = 1
+
+    def __post_init__(self) -> None:
+        quadratic = as_quadratic(self.problem)
+        object.__setattr__(self, "batch_size", as_batch_size(self.batch_size))
+        d = quadratic.dim
+        if self.noise is None:
+            a = quadratic.eigenvalues
+            if a[0] < 0.0:
+                raise ValueError("`noise=None` means C = A, which must be positive "
+                                 f"semi-definite; the smallest eigenvalue of A is {a[0]:.3e}")
+            noise = None
+        elif np.ndim(self.noise) == 1:  # type: ignore[arg-type]
+            noise = as_vector(self.noise, "noise", d)
+            if np.any(noise < 0.0):
+                raise ValueError("`noise` variances must be >= 0; the smallest is "
+                                 f"{noise.min():.3e}")
+        else:
+            noise = as_float_array(self.noise, "noise", ndim=2)
+            if noise.shape != (d, d):
+                raise ValueError(f"`noise` must have shape ({d},), ({d}, {d}) or be None; "
+                                 f"got shape {noise.shape}")
+            if float(np.max(np.abs(noise - noise.T))) > 1e-10 * max(np.max(np.abs(noise)),
+                                                                     1e-300):
+                raise ValueError("`noise` covariance must be symmetric; max |C - C.T| = "
+                                 f"{np.max(np.abs(noise - noise.T)):.2e}")
+            noise = 0.5 * (noise + noise.T)
+            smallest, largest = np.linalg.eigvalsh(noise)[[0, -1]]
+            if smallest < -PSD_RTOL * max(largest, 0.0):
+                raise ValueError("`noise` covariance must be positive semi-definite; its "
+                                 f"smallest eigenvalue is {smallest:.3e}")
+        object.__setattr__(self, "noise", noise)
+        object.__setattr__(self, "_quadratic", quadratic)
+
+    @property
+    def quadratic(self) -> Quadratic:
+        """The objective ``J`` (its loss is what runs record)."""
+        return self._quadratic  # type: ignore[attr-defined]
+
+    @property
+    def dim(self) -> int:
+        """Dimension ``d``."""
+        return self.quadratic.dim
+
+    def with_batch_size(self, batch_size: int) -> NoisyQuadratic:
+        """The same model with another batch size."""
+        return replace(self, batch_size=batch_size)
+
+    def _shares_eigenbasis(self, frame: SpectralFrame) -> bool:
+        """Whether ``C`` is diagonal in `frame` by construction (not by rounding)."""
+        if isinstance(self.noise, np.ndarray) and self.noise.ndim == 2:
+            return False
+        return frame is self.quadratic.frame or (frame.is_diagonal
+                                                 and self.quadratic.is_diagonal)
+
+    def _variances_in_problem_frame(self) -> np.ndarray:
+        """``c_j`` along the axes of the problem's own frame."""
+        if self.noise is None:
+            return np.maximum(self.quadratic.eigenvalues, 0.0)
+        noise = np.asarray(self.noise)
+        if self.quadratic.is_diagonal:
+            frame = self.quadratic.frame
+            return noise[frame.axes]
+        return noise
+
+    @cached_property
+    def _raw_factor(self) -> np.ndarray:
+        """``F`` with ``F Fᵀ = C`` in the problem's coordinates.
+
+        A (d, d) matrix, or a (d,) vector of per-coordinate scales when ``C`` is
+        diagonal there.
+        """
+        if isinstance(self.noise, np.ndarray) and self.noise.ndim == 2:
+            variances, vectors = np.linalg.eigh(self.noise)
+            return vectors * np.sqrt(np.maximum(variances, 0.0))
+        frame = self.quadratic.frame
+        scales = np.sqrt(self._variances_in_problem_frame())
+        if self.quadratic.is_diagonal:
+            return frame.from_eigen(scales)  # back to coordinate order
+        return frame.dense_basis * scales
+
+    def factor(self, frame: SpectralFrame | None) -> np.ndarray:
+        """The noise factor a kernel applies to standard normals ``z``, per unit batch.
+
+        Returns ``Fᵀ`` as a (d, d) array (noise ``F z``) or the per-axis scales as a
+        (d, 1) column (noise ``f ⊙ z``): in the raw coordinates when `frame` is None,
+        else ``F̃ = SᵀF`` in the frame ``w = S u``. The same ``z`` gives the same ``ξ``.
+        """
+        raw = self._raw_factor
+        if frame is None:
+            if raw.ndim == 1:
+                return np.ascontiguousarray(raw[:, None])
+            return np.ascontiguousarray(raw.T)
+        if self._shares_eigenbasis(frame):
+            if frame is self.quadratic.frame:
+                return np.sqrt(self._variances_in_problem_frame())[:, None].copy()
+            # A diagonal problem in a diagonal (preconditioned) frame: F̃ = S F per axis.
+            axes, scale = frame.axes, frame.scale
+            assert axes is not None and scale is not None
+            return np.ascontiguousarray((scale * raw[axes])[:, None])
+        dense = raw if raw.ndim == 2 else np.diag(raw)
+        return np.ascontiguousarray(frame.basis_transpose_times(dense).T)
+
+    def axis_variances(self, frame: SpectralFrame) -> np.ndarray:
+        """Per-axis gradient-noise variance ``(SᵀCS)_jj / B`` in `frame`."""
+        scales = self.factor(frame)
+        if scales.shape[1] == 1:
+            return scales[:, 0] ** 2 / self.batch_size
+        return np.sum(scales**2, axis=0) / self.batch_size
+
+    def independent_axes(self, frame: SpectralFrame) -> bool:
+        """Whether the noise is uncorrelated across the axes of `frame`."""
+        return self._shares_eigenbasis(frame)
+
+
+@dataclass(frozen=True, eq=False)
+class Minibatch:
+    r"""Minibatch gradients of a linear regression.
+
+    ``g = (1/B) Σ_{i∈S} x_i (x_iᵀ w − y_i) + l2·w`` over a batch ``S`` of ``B`` rows.
+
+    Parameters
+    ----------
+    regression : LinearRegression
+        The data and the ridge coefficient; the recorded loss is its full training loss.
+    batch_size : int
+        ``B``.
+    replace : bool
+        True: ``B`` indices i.i.d. uniform. False: each step an independent uniform
+        subset of ``B`` distinct examples (``B <= n``).
+    reshuffle : bool
+        Epoch-wise random reshuffling, the way networks are trained: each epoch a fresh
+        permutation cut into ``⌊n/B⌋`` batches (the remainder dropped); needs
+        ``replace=False``. Its steps are dependent within an epoch, so it has no exact
+        moment recursion here: Monte Carlo only.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from quadsim import GD, LinearRegression, Minibatch, moments, simulate
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(32, 4))
+    >>> data = Minibatch(LinearRegression(X, X @ np.ones(4) + rng.normal(size=32)), 4)
+    >>> runs = simulate(data, GD(0.05), np.zeros(4), 200, runs=64, rng=1)
+    >>> runs.w.shape
+    (64, 201, 4)
+    >>> exact = moments(data, GD(0.05), np.zeros(4), 200)
+    >>> bool(abs(runs.mean_loss()[-1] - exact.loss[-1]) < 4 * runs.loss_stderr()[-1])
+    True
+    """
+
+    regression: LinearRegression = field(repr=False)
+    batch_size: int = 1
+    replace: bool = True
+    reshuffle: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.regression, LinearRegression):
+            raise TypeError("`regression` must be a LinearRegression; got "
+                            f"{type(self.regression).__name__}")
+        size = as_batch_size(self.batch_size)
+        n = self.regression.n_samples
+        if not isinstance(self.replace, bool) or not isinstance(self.reshuffle, bool):
+            raise TypeError("`replace` and `reshuffle` must be bools")
+        if not self.replace and size > n:
+            raise ValueError(f"`batch_size` must be <= n = {n} when sampling without "
+                             f"replacement; got {size}")
+        if self.reshuffle and self.replace:
+            raise ValueError("`reshuffle=True` samples without replacement within each "
+                             "epoch; pass replace=False")
+        if n >= 2**32:
+            raise ValueError(f"at most 2**32 - 1 examples can be sampled; got n = {n}")
+        object.__setattr__(self, "batch_size", size)
+
+    @property
+    def quadratic(self) -> Quadratic:
+        """The full training objective ``J``."""
+        return self.regression.quadratic
+
+    @property
+    def dim(self) -> int:
+        """Dimension ``d``."""
+        return self.regression.dim
+
+    @property
+    def sampling(self) -> int:
+        """The kernels' code: 0 with replacement, 1 without, 2 epoch reshuffling."""
+        return 2 if self.reshuffle else (0 if self.replace else 1)
+
+    @property
+    def noise_scale(self) -> float:
+        """Factor of the per-example covariance in the batch gradient's covariance.
+
+        ``1/B`` with replacement; ``(n − B)/(B(n − 1))`` without (the finite-population
+        correction: 0 at ``B = n``, where the batch gradient is exact).
+        """
+        n, B = self.regression.n_samples, self.batch_size
+        if self.replace:
+            return 1.0 / B
+        return (n - B) / (B * (n - 1)) if n > 1 else 0.0
+
+    def with_batch_size(self, batch_size: int) -> Minibatch:
+        """The same sampling with another batch size."""
+        return replace(self, batch_size=batch_size)
+
+    def design(self, frame: SpectralFrame | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """``X S`` and the metric ``SᵀS`` of the ridge term in the frame ``w = S u``.
+
+        In the raw coordinates (`frame` None) this is ``X`` and None (the identity); the
+        metric is None whenever ``S`` is orthonormal or ``l2 = 0``.
+        """
+        X = self.regression.X
+        if frame is None:
+            return X, None
+        rows = np.ascontiguousarray(frame.basis_transpose_times(X.T).T)
+        if frame is self.quadratic.frame or self.regression.l2 == 0.0:
+            return rows, None
+        basis = frame.dense_basis
+        return rows, np.ascontiguousarray(basis.T @ basis)
+
+
+NoiseModel = NoisyQuadratic | Minibatch
+
+
+def as_noise_model(problem: object) -> NoiseModel | None:
+    """Return `problem` if it is a noise model, None if it is a deterministic problem."""
+    return problem if isinstance(problem, (NoisyQuadratic, Minibatch)) else None
+
