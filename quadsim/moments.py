@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from quadsim._validation import as_step_indices, as_vector
+from quadsim.kernels.minibatch import minibatch_second_moments
 from quadsim.kernels.moments import gaussian_moments, propagate_moments
 from quadsim.methods import _TwoStepMethod
 from quadsim.noise import Minibatch, NoisyQuadratic, as_noise_model
@@ -27,7 +28,11 @@ from quadsim.results import Moments
 from quadsim.schedules import constant_runs
 from quadsim.theory import check_method
 
-__all__ = ["moments"]
+__all__ = ["minibatch_moments", "moments"]
+
+#: Largest dimension for the exact minibatch recursion: it keeps up to nine (d, d)
+#: blocks of second moments (72 MiB at the limit) and a step costs O(n·d² + d³).
+MINIBATCH_MOMENTS_MAX_DIM = 1000
 
 
 def check_discrete(method: object) -> _TwoStepMethod:
@@ -98,6 +103,15 @@ def axis_moments(frame: SpectralFrame, method: _TwoStepMethod, noise: np.ndarray
     return centre, variance, average_centre, average_variance
 
 
+def _minimum(frame: SpectralFrame) -> tuple[np.ndarray, float]:
+    """``u*`` (0 on null axes) and ``J* = c − Σ_{a≠0} b̃²/(2a)`` of the frame's axes."""
+    a, b = frame.eigenvalues, frame.b
+    moving = a != 0.0
+    safe = np.where(moving, a, 1.0)
+    u_star = np.where(moving, -b / safe, 0.0)
+    return u_star, frame.c - 0.5 * float(np.sum(np.where(moving, b * b / safe, 0.0)))
+
+
 def _loss_moments(frame: SpectralFrame, centre: np.ndarray, variance: np.ndarray,
                   independent: bool
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -110,9 +124,7 @@ def _loss_moments(frame: SpectralFrame, centre: np.ndarray, variance: np.ndarray
     """
     a, b = frame.eigenvalues, frame.b
     moving = a != 0.0
-    safe = np.where(moving, a, 1.0)
-    u_star = np.where(moving, -b / safe, 0.0)
-    floor = frame.c - 0.5 * np.sum(np.where(moving, b * b / safe, 0.0))
+    u_star, floor = _minimum(frame)
     with np.errstate(over="ignore", invalid="ignore"):
         mean = np.where(moving, u_star + centre, centre)
         loss = floor + np.sum(np.where(moving, 0.5 * a * (centre**2 + variance), b * centre),
@@ -181,8 +193,6 @@ def moments(problem: object, method: object, w0: object, steps: object) -> Momen
     indices = as_step_indices(steps)
     model = as_noise_model(problem)
     if isinstance(model, Minibatch):
-        from quadsim.minibatch_moments import minibatch_moments
-
         return minibatch_moments(model, method, w0, indices)
     frame = method.frame(quadratic)
     if isinstance(model, NoisyQuadratic):
@@ -200,3 +210,59 @@ def moments(problem: object, method: object, w0: object, steps: object) -> Momen
         ema_mean = frame.from_eigen(ema_u)
     return Moments(indices, frame.from_eigen(mean), loss, loss_var,
                    _first_bad(indices, loss, ema_loss), ema_mean, ema_loss, ema_loss_var)
+
+
+def minibatch_moments(model: Minibatch, method: _TwoStepMethod, w0: np.ndarray,
+                      steps: np.ndarray) -> Moments:
+    """Exact moments of minibatch SGD (with momentum, schedule, average) on finite data.
+
+    Iterates the mean and the full second moment of the deviation from the minimizer,
+    jointly over ``(w_t, w_{t−1}, w̃_t)`` as the method needs
+    (:mod:`quadsim.kernels.minibatch`): O(n·d² + d³) per step and O(d²) memory, for
+    ``d <= MINIBATCH_MOMENTS_MAX_DIM``. Sampling with replacement scales the
+    per-example gradient covariance by ``1/B``, without replacement by
+    ``(n − B)/(B(n − 1))`` (zero at ``B = n``: deterministic GD). Epoch reshuffling has
+    no such recursion (its batches within an epoch are dependent): a ValueError.
+    """
+    if model.reshuffle:
+        raise ValueError("epoch-wise reshuffling has no exact moment recursion here (the "
+                         "batches of an epoch are dependent); estimate it with simulate(..., "
+                         "runs=R), or use replace=False for independent subsets")
+    regression = model.regression
+    d = regression.dim
+    if d > MINIBATCH_MOMENTS_MAX_DIM:
+        raise ValueError(f"the exact minibatch recursion keeps (d, d) second moments; d = {d} "
+                         f"exceeds its limit {MINIBATCH_MOMENTS_MAX_DIM}: estimate with "
+                         "simulate(..., runs=R)")
+    frame = method.frame(model.quadratic)
+    u_star = frame.stationary_point
+    if u_star is None:
+        raise ValueError("the regression's frame has a drifting axis (rounding in its null "
+                         "space): no minimizer to expand around")
+    _, floor = _minimum(frame)
+    X, metric = model.design(frame)
+    n = regression.n_samples
+    residual = X @ u_star - regression.y
+    g_star = X.T @ residual / n
+    if metric is None:
+        gram = (frame.eigenvalues - regression.l2)[:, None].copy()
+    else:
+        gram = np.ascontiguousarray(X.T @ X / n)
+    K = steps.shape[0]
+    mean_e, excess = np.empty((K, d)), np.empty(K)
+    averaged = method.ema is not None
+    average_mean = np.empty((K, d)) if averaged else np.empty((0, d))
+    average_excess = np.empty(K if averaged else 0)
+    momentum = method.momentum != 0.0 or method.lookahead != 0.0
+    e0 = np.ascontiguousarray(frame.to_eigen(w0) - u_star)
+    with np.errstate(over="ignore", invalid="ignore"):
+        minibatch_second_moments(
+            X, residual, g_star, gram, np.ascontiguousarray(frame.eigenvalues),
+            method.learning_rates(max(int(steps[-1]), 1)), method.momentum, method.lookahead,
+            0.0 if method.ema is None else method.ema, momentum, averaged,
+            model.noise_scale, e0, steps, mean_e, excess, average_mean, average_excess)
+    loss = floor + excess
+    ema_mean = frame.from_eigen(u_star + average_mean) if averaged else None
+    ema_loss = floor + average_excess if averaged else None
+    return Moments(steps, frame.from_eigen(u_star + mean_e), loss, None,
+                   _first_bad(steps, loss, ema_loss), ema_mean, ema_loss, None)
