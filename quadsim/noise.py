@@ -60,7 +60,7 @@ class NoisyQuadratic:
     >>> nqm = NoisyQuadratic(Quadratic(1.0 / np.arange(1, 101)), batch_size=4)
     >>> exact = moments(nqm, GD(0.5), np.ones(100), [0, 10**9])
     >>> round(float(exact.loss[-1]), 6)   # Σ_j α c_j / (2B(2 − α h_j))
-    0.338478
+    0.177923
     """
 
     problem: object = field(repr=False)
