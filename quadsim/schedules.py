@@ -11,7 +11,7 @@ Examples
 >>> from quadsim import GD, schedules
 >>> warm = schedules.linear_warmup(4, then=schedules.cosine_decay(8, final=0.1))
 >>> GD(0.5, schedule=warm).learning_rates(6).round(3).tolist()
-[0.125, 0.25, 0.375, 0.5, 0.5, 0.482]
+[0.125, 0.25, 0.375, 0.5, 0.5, 0.483]
 """
 
 from __future__ import annotations
