@@ -56,3 +56,80 @@ def axis_by_matrix_power(a, b, u0, t, lr, beta=0.0, gamma=0.0, digits=60):
             step = times(step, step)
             t >>= 1
         return float(power[0][0] * u0 + power[0][1] * u0 + power[0][2])
+
+
+def axis_moments(a, b, noise, u0, lrs, beta, gamma, rho, T):
+    """Mean and variance of ``(u_t, ũ_t)`` on one axis for t = 0..T, by iterating the
+    3-state recursion ``x ← D x + F + v η`` (x = (u_t, u_{t−1}, ũ_t)) step by step in
+    float64: ``E[x] ← D E[x] + F``, ``Cov x ← D Cov Dᵀ + lr² noise v vᵀ``."""
+    mean = np.array([u0, u0, u0], dtype=float)
+    cov = np.zeros((3, 3))
+    out = [(mean[0], cov[0, 0], mean[2], cov[2, 2])]
+    for t in range(T):
+        lr = lrs[t] if len(lrs) > 1 else lrs[0]
+        h = lr * a
+        tau, det = 1 + beta - h * (1 + gamma), beta - h * gamma
+        D = np.array([[tau, -det, 0.0], [1.0, 0.0, 0.0],
+                      [(1 - rho) * tau, -(1 - rho) * det, rho]])
+        F = -lr * b * np.array([1.0, 0.0, 1 - rho])
+        v = np.array([1.0, 0.0, 1 - rho])
+        mean = D @ mean + F
+        cov = D @ cov @ D.T + lr**2 * noise * np.outer(v, v)
+        out.append((mean[0], cov[0, 0], mean[2], cov[2, 2]))
+    return np.array(out)
+
+
+def lucas_square_sum(beta, gamma, h, t, digits=60):
+    """``Σ_{k=1}^{t} s_k²`` for the companion of (β, γ, h) in ``digits``-digit arithmetic:
+    the 3×3 symmetric square of the companion summed by repeated squaring."""
+    import mpmath
+
+    with mpmath.workdps(digits):
+        beta, gamma, h = (mpmath.mpf(float(x)) for x in (beta, gamma, h))
+        tau, det = 1 + beta - h * (1 + gamma), beta - h * gamma
+        # z_k = (s_{k+1}², s_{k+1}s_k, s_k²) = K^k z_0; W_t = first entry of Σ_{k<t} z_k.
+        K = mpmath.matrix([[tau**2, -2 * tau * det, det**2], [tau, -det, 0], [1, 0, 0]])
+        power, block = mpmath.eye(3), mpmath.eye(3)  # K^{2^i}, Σ_{k<2^i} K^k
+        total, done = mpmath.zeros(3, 3), mpmath.eye(3)
+        square = K
+        while t:
+            if t & 1:
+                total += done * block
+                done = done * square
+            t >>= 1
+            if t:
+                block = block + square * block
+                square = square * square
+        return float((total * mpmath.matrix([1, 0, 0]))[0])
+
+
+def enumerated_minibatch_loss(X, y, l2, batch_size, replace, lr, beta, gamma, rho, T):
+    """``E[J(w_t)]`` and ``E[J(w̃_t)]`` for t = 0..T by enumerating every sequence of
+    batches (each equally likely) from ``w_0 = 0``: the exact expectation, by brute force."""
+    import itertools
+
+    n, d = X.shape
+    if replace:
+        batches = list(itertools.product(range(n), repeat=batch_size))
+    else:
+        batches = list(itertools.combinations(range(n), batch_size))
+
+    def value(w):
+        return 0.5 * np.mean((X @ w - y) ** 2) + 0.5 * l2 * w @ w
+
+    weight = 1.0 / len(batches) ** T
+    loss, average_loss = np.zeros(T + 1), np.zeros(T + 1)
+    for sequence in itertools.product(batches, repeat=T):
+        w, w_prev, average = np.zeros(d), np.zeros(d), np.zeros(d)
+        path, average_path = [value(w)], [value(average)]
+        for batch in sequence:
+            rows = list(batch)
+            point = w + gamma * (w - w_prev)
+            grad = X[rows].T @ (X[rows] @ point - y[rows]) / batch_size + l2 * point
+            w_prev, w = w, w + beta * (w - w_prev) - lr * grad
+            average = rho * average + (1 - rho) * w
+            path.append(value(w))
+            average_path.append(value(average))
+        loss += weight * np.array(path)
+        average_loss += weight * np.array(average_path)
+    return loss, average_loss

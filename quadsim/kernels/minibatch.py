@@ -52,11 +52,14 @@ def minibatch_second_moments(X, residual, g_star, gram, a, lrs, beta, gamma, rho
     mean = np.zeros((3, d))
     M = np.zeros((3, 3, d, d))
     for p in range(3):
-        mean[p] = e0
-        for q in range(3):
-            M[p, q] = np.outer(e0, e0)
-    new_mean = np.empty((3, d))
-    new_M = np.empty((3, 3, d, d))
+        if active[p]:
+            mean[p] = e0
+            for q in range(3):
+                if active[q]:
+                    M[p, q] = np.outer(e0, e0)
+    # Blocks of states the method does not have stay 0 (they enter with weight 0).
+    new_mean = np.zeros((3, d))
+    new_M = np.zeros((3, 3, d, d))
     D = np.empty((3, 3, d))
     vector = np.array([1.0, 0.0, 1.0 - rho])
     diagonal_gram = gram.shape[1] == 1
