@@ -89,9 +89,8 @@ def lucas_square_sum(beta, gamma, h, t, digits=60):
         tau, det = 1 + beta - h * (1 + gamma), beta - h * gamma
         # z_k = (s_{k+1}², s_{k+1}s_k, s_k²) = K^k z_0; W_t = first entry of Σ_{k<t} z_k.
         K = mpmath.matrix([[tau**2, -2 * tau * det, det**2], [tau, -det, 0], [1, 0, 0]])
-        power, block = mpmath.eye(3), mpmath.eye(3)  # K^{2^i}, Σ_{k<2^i} K^k
+        square, block = K, mpmath.eye(3)  # K^{2^i} and Σ_{k<2^i} K^k
         total, done = mpmath.zeros(3, 3), mpmath.eye(3)
-        square = K
         while t:
             if t & 1:
                 total += done * block

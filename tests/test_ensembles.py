@@ -243,7 +243,7 @@ def test_bad_schedules():
         schedules.piecewise_constant([5, 3], [1.0, 0.5, 0.1])
     with pytest.raises(ValueError, match=r"`values` must have shape \(3,\)"):
         schedules.piecewise_constant([3, 5], [1.0, 0.5])
-    with pytest.raises(TypeError, match="`schedule` must be a quadsim.schedules.Schedule"):
+    with pytest.raises(TypeError, match=r"`schedule` must be a quadsim\.schedules\.Schedule"):
         GD(0.1, schedule=[1.0, 0.5])
     with pytest.raises(ValueError, match=r"`ema` must lie in \[0, 1\)"):
         GD(0.1, ema=1.0)
