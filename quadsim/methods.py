@@ -25,6 +25,7 @@ from quadsim._validation import (
     as_unit_interval,
     as_vector,
 )
+from quadsim.kernels.moments import companions
 from quadsim.problems import Quadratic, SpectralFrame, as_quadratic
 from quadsim.schedules import Schedule
 
@@ -82,19 +83,28 @@ class _TwoStepMethod:
         """Coordinates in which this method on `quadratic` separates into axes."""
         return quadratic.frame
 
+    @property
+    def double_roots(self) -> tuple[float, float]:
+        """The two ``h = lr·a`` at which the companion has a double root.
+
+        ``τ²/4 − δ = ¼(1 + γ)²(h − h₁)(h − h₂)``: GD ``(1, 1)``, heavy ball
+        ``((1 − √β)², (1 + √β)²)``, Nesterov ``((1 − β)²/(1 + β)², 1)``; the low one
+        written without cancellation as β → 1.
+        """
+        return 1.0, 1.0
+
     def transition(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-axis companion matrix of the update for ``h = lr·a``.
 
         Returns
         -------
         trace, det, quarter_discriminant : ndarray
-            ``τ``, ``δ`` and ``τ²/4 − δ`` (computed in factored form, so that it is
-            accurate near a repeated root); the roots are ``τ/2 ± √(τ²/4 − δ)``.
+            ``τ``, ``δ`` and ``τ²/4 − δ`` (computed in factored form,
+            :attr:`double_roots`, so that it is accurate near a repeated root); the
+            roots are ``τ/2 ± √(τ²/4 − δ)``.
         """
-        beta, gamma = self.momentum, self.lookahead
-        trace = 1.0 + beta - h * (1.0 + gamma)
-        det = beta - h * gamma
-        return trace, det, self._quarter_discriminant(h)
+        comp = self.companion(h)
+        return comp[0], comp[1], comp[2]
 
     def companion(self, h: np.ndarray) -> np.ndarray:
         """The per-axis companions as rows ``(τ, δ, τ²/4 − δ, gap, 1 − δ, far_side)``.
@@ -102,15 +112,12 @@ class _TwoStepMethod:
         ``gap = 1 − τ + δ = h`` and ``far_side = 1 + τ + δ = 2(1 + β) − h(1 + 2γ)`` are
         the distances of the characteristic polynomial's values at ``+1`` and ``−1``
         from zero: written in the method's parameters they keep the digits that the
-        rounded ``τ`` loses when a root nears ``±1``. Shape ``(6, d)``.
+        rounded ``τ`` loses when a root nears ``±1``. Shape ``(6, d)``; computed by
+        :func:`quadsim.kernels.moments.companions`, the kernels' own formula.
         """
-        beta, gamma = self.momentum, self.lookahead
-        trace, det, quarter = self.transition(h)
-        return np.stack([trace, det, quarter, h, (1.0 - beta) + h * gamma,
-                         2.0 * (1.0 + beta) - h * (1.0 + 2.0 * gamma)])
-
-    def _quarter_discriminant(self, h: np.ndarray) -> np.ndarray:
-        return 0.25 * (1.0 - h) ** 2
+        low, high = self.double_roots
+        return companions(np.ascontiguousarray(h, dtype=np.float64), self.momentum,
+                          self.lookahead, low, high)
 
     @staticmethod
     def lr_edge(curvature: float, beta: float = 0.0) -> float:
@@ -169,11 +176,10 @@ class Momentum(_MomentumMethod):
         Momentum, in ``[0, 1)``.
     """
 
-    def _quarter_discriminant(self, h: np.ndarray) -> np.ndarray:
-        # ((1+β−h)² − 4β)/4 = ((1−√β)² − h)((1+√β)² − h)/4, exact at the double root.
+    @property
+    def double_roots(self) -> tuple[float, float]:  # noqa: D102
         root = np.sqrt(self.beta)
-        low = ((1.0 - self.beta) / (1.0 + root)) ** 2
-        return 0.25 * (low - h) * ((1.0 + root) ** 2 - h)
+        return float(((1.0 - self.beta) / (1.0 + root)) ** 2), float((1.0 + root) ** 2)
 
     @staticmethod
     def lr_edge(curvature: float, beta: float = 0.0) -> float:
@@ -202,9 +208,9 @@ class Nesterov(_MomentumMethod):
     def lookahead(self) -> float:  # noqa: D102
         return self.beta
 
-    def _quarter_discriminant(self, h: np.ndarray) -> np.ndarray:
-        # ((1−h)²(1+β)² − 4(1−h)β)/4 = (1−h)((1−β)² − h(1+β)²)/4.
-        return 0.25 * (1.0 - h) * ((1.0 - self.beta) ** 2 - h * (1.0 + self.beta) ** 2)
+    @property
+    def double_roots(self) -> tuple[float, float]:  # noqa: D102
+        return float(((1.0 - self.beta) / (1.0 + self.beta)) ** 2), 1.0
 
     @staticmethod
     def lr_edge(curvature: float, beta: float = 0.0) -> float:

@@ -19,13 +19,12 @@ from __future__ import annotations
 import numpy as np
 
 from quadsim._validation import as_step_indices, as_vector
+from quadsim.axes import axis_moments, first_bad_step, loss_moments, minimum
 from quadsim.kernels.minibatch import minibatch_second_moments
-from quadsim.kernels.moments import gaussian_moments, propagate_moments
 from quadsim.methods import _TwoStepMethod
 from quadsim.noise import Minibatch, NoisyQuadratic, as_noise_model
-from quadsim.problems import SpectralFrame, as_quadratic
+from quadsim.problems import as_quadratic
 from quadsim.results import Moments
-from quadsim.schedules import constant_runs
 from quadsim.theory import check_method
 
 __all__ = ["minibatch_moments", "moments"]
@@ -42,106 +41,6 @@ def check_discrete(method: object) -> _TwoStepMethod:
         raise TypeError("`method` must be GD, Momentum, Nesterov or Preconditioned; "
                         f"got {type(method).__name__}")
     return method
-
-
-def average_companion(h: np.ndarray, rho: float) -> np.ndarray:
-    """Companion rows of GD's moving average: the roots ``r = 1 − h`` and ``ρ``.
-
-    ``ũ`` obeys ``ũ_{t+1} = (r + ρ) ũ_t − rρ ũ_{t−1} + (1 − ρ) f`` from ``ũ_{−1} = ũ_0``,
-    so it is a two-step recurrence with ``τ' = r + ρ``, ``δ' = rρ``,
-    ``τ'²/4 − δ' = ((1 − ρ) − h)²/4``, ``gap' = h(1 − ρ)``, ``1 − δ' = (1 − ρ) + ρh``
-    and ``far_side' = (2 − h)(1 + ρ)``.
-    """
-    r = 1.0 - h
-    return np.stack([r + rho, rho * r, 0.25 * ((1.0 - rho) - h) ** 2, h * (1.0 - rho),
-                     (1.0 - rho) + rho * h, (2.0 - h) * (1.0 + rho)])
-
-
-def _solved_per_axis(method: _TwoStepMethod) -> bool:
-    """Whether the O(1) closed forms apply (else the doubling product of transitions)."""
-    plain = method.momentum == 0.0 and method.lookahead == 0.0
-    return method.constant_lr and (method.ema is None or plain)
-
-
-def axis_moments(frame: SpectralFrame, method: _TwoStepMethod, noise: np.ndarray,
-                 u0: np.ndarray, steps: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Per-axis centres and variances of the iterate (and of its moving average).
-
-    The centre of an axis with ``a ≠ 0`` is the mean's deviation from ``u*``, of a
-    null axis the mean itself. Shapes (K, d).
-    """
-    a, b = frame.eigenvalues, frame.b
-    K, d = steps.shape[0], frame.dim
-    centre, variance = np.empty((K, d)), np.empty((K, d))
-    averaged = method.ema is not None
-    average_centre = np.empty((K, d) if averaged else (0, 0))
-    average_variance = np.empty((K, d) if averaged else (0, 0))
-    rho = 0.0 if method.ema is None else method.ema
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        if _solved_per_axis(method):
-            h = method.lr * a
-            average_comp = average_companion(h, rho) if averaged else np.empty((6, 0))
-            gaussian_moments(a, b, u0, noise, method.lr, method.companion(h), rho,
-                             average_comp, steps, centre, variance, average_centre,
-                             average_variance)
-        else:
-            horizon = max(int(steps[-1]), 1)
-            if method.constant_lr:
-                starts, values = np.array([0, horizon]), np.array([method.lr])
-            else:
-                starts, values = constant_runs(method.learning_rates(horizon))
-            momentum = method.momentum != 0.0 or method.lookahead != 0.0
-            if not averaged:
-                average_centre = np.empty((K, d))
-                average_variance = np.empty((K, d))
-            propagate_moments(a, b, u0, noise, starts, values, method.momentum,
-                              method.lookahead, rho, momentum, steps, centre, variance,
-                              average_centre, average_variance)
-    if not averaged:
-        return centre, variance, None, None
-    return centre, variance, average_centre, average_variance
-
-
-def _minimum(frame: SpectralFrame) -> tuple[np.ndarray, float]:
-    """``u*`` (0 on null axes) and ``J* = c − Σ_{a≠0} b̃²/(2a)`` of the frame's axes."""
-    a, b = frame.eigenvalues, frame.b
-    moving = a != 0.0
-    safe = np.where(moving, a, 1.0)
-    u_star = np.where(moving, -b / safe, 0.0)
-    return u_star, frame.c - 0.5 * float(np.sum(np.where(moving, b * b / safe, 0.0)))
-
-
-def _loss_moments(frame: SpectralFrame, centre: np.ndarray, variance: np.ndarray,
-                  independent: bool
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """``E[w]`` (frame coordinates), ``E[J]`` and ``Var J`` from per-axis moments.
-
-    ``E[J] = J* + Σ_{a≠0} ½ a (centre² + var) + Σ_{a=0} b̃·mean`` with
-    ``J* = c − Σ_{a≠0} b̃²/(2a)``: the excess is a sum of non-negative terms on a convex
-    problem. For Gaussian axes that are independent,
-    ``Var J = Σ_j var_j (a_j mean_j + b̃_j)² + ½ a_j² var_j²``.
-    """
-    a, b = frame.eigenvalues, frame.b
-    moving = a != 0.0
-    u_star, floor = _minimum(frame)
-    with np.errstate(over="ignore", invalid="ignore"):
-        mean = np.where(moving, u_star + centre, centre)
-        loss = floor + np.sum(np.where(moving, 0.5 * a * (centre**2 + variance), b * centre),
-                              axis=1)
-        loss_var = None
-        if independent:
-            slope = np.where(moving, a * centre, b)
-            loss_var = np.sum(variance * slope**2 + 0.5 * (a * variance) ** 2, axis=1)
-    return mean, loss, loss_var
-
-
-def _first_bad(steps: np.ndarray, *curves: np.ndarray | None) -> int | None:
-    bad = np.zeros(steps.shape[0], dtype=bool)
-    for curve in curves:
-        if curve is not None:
-            bad |= ~np.isfinite(curve)
-    return int(steps[np.argmax(bad)]) if np.any(bad) else None
 
 
 def moments(problem: object, method: object, w0: object, steps: object) -> Moments:
@@ -202,14 +101,14 @@ def moments(problem: object, method: object, w0: object, steps: object) -> Momen
     u0 = np.ascontiguousarray(frame.to_eigen(w0))
     centre, variance, average_centre, average_variance = axis_moments(
         frame, method, np.ascontiguousarray(noise), u0, indices)
-    mean, loss, loss_var = _loss_moments(frame, centre, variance, independent)
+    mean, loss, loss_var = loss_moments(frame, centre, variance, independent)
     ema_mean = ema_loss = ema_loss_var = None
     if average_centre is not None and average_variance is not None:
-        ema_u, ema_loss, ema_loss_var = _loss_moments(frame, average_centre, average_variance,
+        ema_u, ema_loss, ema_loss_var = loss_moments(frame, average_centre, average_variance,
                                                       independent)
         ema_mean = frame.from_eigen(ema_u)
     return Moments(indices, frame.from_eigen(mean), loss, loss_var,
-                   _first_bad(indices, loss, ema_loss), ema_mean, ema_loss, ema_loss_var)
+                   first_bad_step(indices, loss, ema_loss), ema_mean, ema_loss, ema_loss_var)
 
 
 def minibatch_moments(model: Minibatch, method: _TwoStepMethod, w0: np.ndarray,
@@ -239,7 +138,7 @@ def minibatch_moments(model: Minibatch, method: _TwoStepMethod, w0: np.ndarray,
     if u_star is None:
         raise ValueError("the regression's frame has a drifting axis (rounding in its null "
                          "space): no minimizer to expand around")
-    _, floor = _minimum(frame)
+    _, floor = minimum(frame)
     X, metric = model.design(frame)
     n = regression.n_samples
     residual = X @ u_star - regression.y
@@ -265,4 +164,4 @@ def minibatch_moments(model: Minibatch, method: _TwoStepMethod, w0: np.ndarray,
     ema_mean = frame.from_eigen(u_star + average_mean) if averaged else None
     ema_loss = floor + average_excess if averaged else None
     return Moments(steps, frame.from_eigen(u_star + mean_e), loss, None,
-                   _first_bad(steps, loss, ema_loss), ema_mean, ema_loss, None)
+                   first_bad_step(steps, loss, ema_loss), ema_mean, ema_loss, None)

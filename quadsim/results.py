@@ -24,12 +24,16 @@ class Trajectory:
         First step at which the iterate was not finite (records from there on are
         NaN), or None if the run stayed finite. A closed form visits only the
         recorded steps, so there it is the first recorded step that is not finite.
+    ema, ema_loss : ndarray of shape (K, d) and (K,), or None
+        The moving average of the iterates and its loss, when the method has ``ema``.
     """
 
     steps: np.ndarray = field(repr=False)
     w: np.ndarray = field(repr=False)
     loss: np.ndarray = field(repr=False)
     diverged_at: int | None = None
+    ema: np.ndarray | None = field(default=None, repr=False, kw_only=True)
+    ema_loss: np.ndarray | None = field(default=None, repr=False, kw_only=True)
 
     def __repr__(self) -> str:
         K, d = self.w.shape
@@ -43,9 +47,12 @@ class Trajectory:
 
     def save(self, path: str | PathLike[str]) -> None:
         """Write to a ``.npz`` file (read back with :meth:`load`)."""
-        diverged_at = -1 if self.diverged_at is None else self.diverged_at
-        np.savez(path, steps=self.steps, w=self.w, loss=self.loss,
-                 diverged_at=np.int64(diverged_at))
+        diverged_at = np.int64(-1 if self.diverged_at is None else self.diverged_at)
+        if self.ema is None or self.ema_loss is None:
+            np.savez(path, steps=self.steps, w=self.w, loss=self.loss, diverged_at=diverged_at)
+        else:
+            np.savez(path, steps=self.steps, w=self.w, loss=self.loss, diverged_at=diverged_at,
+                     ema=self.ema, ema_loss=self.ema_loss)
 
     @classmethod
     def load(cls, path: str | PathLike[str]) -> Trajectory:
@@ -53,7 +60,9 @@ class Trajectory:
         with np.load(path) as data:
             diverged_at = int(data["diverged_at"])
             return cls(data["steps"], data["w"], data["loss"],
-                       None if diverged_at < 0 else diverged_at)
+                       None if diverged_at < 0 else diverged_at,
+                       ema=data["ema"] if "ema" in data else None,
+                       ema_loss=data["ema_loss"] if "ema_loss" in data else None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,7 +137,9 @@ class Ensemble:
             raise ValueError(f"`r` must index one of the {self.runs} runs; got {r}")
         diverged_at = int(self.diverged_at[r])
         return Trajectory(self.steps, self.w[r], self.loss[r],
-                          None if diverged_at < 0 else diverged_at)
+                          None if diverged_at < 0 else diverged_at,
+                          ema=None if self.ema is None else self.ema[r],
+                          ema_loss=None if self.ema_loss is None else self.ema_loss[r])
 
     def save(self, path: str | PathLike[str]) -> None:
         """Write to a ``.npz`` file (read back with :meth:`load`)."""

@@ -55,6 +55,9 @@ def _check_method(method: object) -> GD | Momentum | Nesterov:
     if type(method) not in (GD, Momentum, Nesterov):
         raise TypeError("`method` must be GD, Momentum or Nesterov to differentiate "
                         f"through; got {type(method).__name__}")
+    if method.schedule is not None or method.ema is not None:  # type: ignore[attr-defined]
+        raise ValueError("derivatives through training take a constant lr and no moving "
+                         "average; drop `schedule` and `ema` from the method")
     return method  # type: ignore[return-value]
 
 
@@ -164,6 +167,7 @@ def _gd_axes(problem: Quadratic, method: object, w0: object, steps: object
              ) -> tuple[GD, SpectralFrame, np.ndarray, np.ndarray, np.ndarray]:
     if type(method) is not GD:
         raise TypeError(f"`method` must be GD for this closed form; got {type(method).__name__}")
+    _check_method(method)
     frame = problem.frame
     w0 = as_vector(w0, "w0", problem.dim)
     return method, frame, frame.to_eigen(w0), as_step_indices(steps).astype(np.float64), \

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from quadsim._validation import as_step_indices, as_times, as_vector
+from quadsim.axes import axis_moments, first_bad_step, loss_moments
 from quadsim.kernels.closed_form import gd_loss_curve
 from quadsim.methods import GD, GradientFlow, Momentum, Nesterov, Preconditioned, _TwoStepMethod
 from quadsim.problems import Quadratic, SpectralFrame, as_quadratic
@@ -278,7 +279,10 @@ def closed_form(problem: object, method: object, w0: object, steps: object) -> T
     -----
     Exact for singular axes (``a = 0``: linear drift ``u_t = u_0 − t·lr·b̃``, or frozen)
     and for negative curvature (escape from a saddle). Step ``10⁹`` costs what step
-    ``10`` costs.
+    ``10`` costs. A method with a learning-rate schedule or a moving average (``ema``,
+    recorded in ``Trajectory.ema``) takes the product of the per-axis transitions over
+    each run of constant lr, by doubling (:mod:`quadsim.axes`): O(runs·log T) per axis,
+    so O(T·d) for a schedule that changes every step.
 
     Examples
     --------
@@ -297,8 +301,25 @@ def closed_form(problem: object, method: object, w0: object, steps: object) -> T
         times = as_times(steps)
         return trajectory_from_eigen(frame, times, _flow_closed_form(frame, u0, times))
     indices = as_step_indices(steps)
+    if method.schedule is not None or method.ema is not None:
+        return _transition_product(frame, method, u0, indices)
     return trajectory_from_eigen(frame, indices,
                                  _discrete_closed_form(frame, method, u0, indices))
+
+
+def _transition_product(frame: SpectralFrame, method: _TwoStepMethod, u0: np.ndarray,
+                        steps: np.ndarray) -> Trajectory:
+    """The noise-free run with a schedule or a moving average, from :mod:`quadsim.axes`."""
+    silent = np.zeros(frame.dim)
+    centre, _, average_centre, _ = axis_moments(frame, method, silent,
+                                                np.ascontiguousarray(u0), steps)
+    u, loss, _ = loss_moments(frame, centre, np.zeros_like(centre), False)
+    ema = ema_loss = None
+    if average_centre is not None:
+        ema_u, ema_loss, _ = loss_moments(frame, average_centre, np.zeros_like(centre), False)
+        ema = frame.from_eigen(ema_u)
+    return Trajectory(steps, frame.from_eigen(u), loss, first_bad_step(steps, loss, ema_loss),
+                      ema=ema, ema_loss=ema_loss)
 
 
 def closed_form_loss(problem: object, method: object, w0: object, steps: object) -> np.ndarray:
@@ -307,8 +328,8 @@ def closed_form_loss(problem: object, method: object, w0: object, steps: object)
     For GD and preconditioned GD a Numba kernel evaluates, per axis with ``r = 1 − lr·a``,
     ``u_t = r^t u_0 − lr·b̃·Σ_{k<t} r^k`` and sums ``½ a u_t² + b̃ u_t``: O(d) per record
     whatever ``t`` is, one multiply-add per axis between consecutive records, and no
-    mapping back to ``w`` (see :mod:`quadsim.kernels.closed_form`). Other methods take
-    ``closed_form(...).loss``.
+    mapping back to ``w`` (see :mod:`quadsim.kernels.closed_form`). Other methods, and
+    schedules, take ``closed_form(...).loss``.
 
     Parameters
     ----------
@@ -326,7 +347,7 @@ def closed_form_loss(problem: object, method: object, w0: object, steps: object)
     """
     quadratic = as_quadratic(problem)
     method = check_method(method)
-    if not isinstance(method, (GD, Preconditioned)):
+    if not isinstance(method, (GD, Preconditioned)) or method.schedule is not None:
         return closed_form(quadratic, method, w0, steps).loss
     w0 = as_vector(w0, "w0", quadratic.dim)
     indices = as_step_indices(steps)

@@ -245,3 +245,25 @@ def test_divergence_is_reported():
     exact = moments(nqm, GD(1.01), np.ones(2), [0, 10, 10**4, 10**6])
     assert exact.diverged_at == 10**6
     assert np.isfinite(exact.loss[2]) and not np.isfinite(exact.loss[3])
+
+
+@pytest.mark.parametrize("method", [GD(0.4, ema=0.9), Momentum(0.3, 0.8, ema=0.5),
+                                    Nesterov(0.25, 0.7, schedule=schedules.step_decay(7, 0.5)),
+                                    GD(0.3, schedule=schedules.cosine_decay(20))],
+                         ids=["sgd-ema", "heavy-ball-ema", "nesterov-step", "gd-cosine"])
+def test_closed_form_takes_schedules_and_moving_averages(method):
+    quadratic, _ = _axis_problem()
+    w0 = np.array([1.0, -1.0, 2.0, 0.5, -0.3, 0.2])
+    run = closed_form(quadratic, method, w0, [0, 1, 5, 30])
+    lrs = method.learning_rates(30)
+    rho = 0.0 if method.ema is None else method.ema
+    for j in range(6):
+        path = axis_moments(quadratic.A[j], quadratic.b[j], 0.0, w0[j], lrs,
+                            method.momentum, method.lookahead, rho, 30)[[0, 1, 5, 30]]
+        assert_allclose(run.w[:, j], path[:, 0], rtol=RECURSION_RTOL, atol=1e-14)
+        if method.ema is not None:
+            assert_allclose(run.ema[:, j], path[:, 2], rtol=RECURSION_RTOL, atol=1e-14)
+    assert_allclose(run.loss, quadratic.value(run.w), rtol=1e-12)
+    assert (run.ema is None) == (method.ema is None)
+    if method.ema is not None:
+        assert_allclose(run.ema_loss, quadratic.value(run.ema), rtol=1e-12)

@@ -36,6 +36,31 @@ CANCELLATION_LIMIT = 1024.0
 
 
 @jit_inline
+def companion(h, beta, gamma, low, high):
+    """``(τ, δ, τ²/4 − δ, gap, 1 − δ, far_side)`` of the two-step method at ``h = lr·a``.
+
+    ``τ = 1 + β − h(1 + γ)``, ``δ = β − hγ``; ``τ²/4 − δ = ¼(1 + γ)²(h − low)(h − high)``
+    from the method's double roots ``low``, ``high`` (exact where they coincide),
+    ``gap = 1 − τ + δ = h``, ``1 − δ = (1 − β) + hγ`` and
+    ``far_side = 1 + τ + δ = 2(1 + β) − h(1 + 2γ)``.
+    """
+    return (1.0 + beta - h * (1.0 + gamma), beta - h * gamma,
+            0.25 * (1.0 + gamma) ** 2 * (h - low) * (h - high), h,
+            (1.0 - beta) + h * gamma, 2.0 * (1.0 + beta) - h * (1.0 + 2.0 * gamma))
+
+
+@jit
+def companions(h, beta, gamma, low, high):
+    """:func:`companion` for every entry of ``h`` (any shape), stacked: (6, *h.shape)."""
+    flat = h.ravel()
+    out = np.empty((6, flat.shape[0]))
+    for j in range(flat.shape[0]):
+        (out[0, j], out[1, j], out[2, j], out[3, j], out[4, j],
+         out[5, j]) = companion(flat[j], beta, gamma, low, high)
+    return out.reshape((6,) + h.shape)
+
+
+@jit_inline
 def lucas(trace, det, quarter, gap, one_minus_det, far_side, n):
     """``(s_n, s_{n+1}, P_n)`` for the companion ``[[τ, −δ], [1, 0]]``; ``P_n = s_1+…+s_n``.
 

@@ -1,0 +1,119 @@
+"""Per-axis statistics of the two-step methods, shared by closed forms and exact moments.
+
+In the frame of a method every axis evolves on its own; :func:`axis_moments` gives the
+mean (as a deviation from the axis's minimizer) and the variance of each axis at the
+recorded steps, for any schedule and moving average, and :func:`loss_moments` sums them
+into ``E[J]`` without cancellation. :func:`quadsim.closed_form` takes the means of a
+noise-free run from here when the method has a schedule or a moving average;
+:func:`quadsim.moments` takes means and variances.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from quadsim.kernels.moments import gaussian_moments, propagate_moments
+from quadsim.methods import _TwoStepMethod
+from quadsim.problems import SpectralFrame
+from quadsim.schedules import constant_runs
+
+
+def average_companion(h: np.ndarray, rho: float) -> np.ndarray:
+    """Companion rows of GD's moving average: the roots ``r = 1 − h`` and ``ρ``.
+
+    ``ũ`` obeys ``ũ_{t+1} = (r + ρ) ũ_t − rρ ũ_{t−1} + (1 − ρ) f`` from ``ũ_{−1} = ũ_0``,
+    so it is a two-step recurrence with ``τ' = r + ρ``, ``δ' = rρ``,
+    ``τ'²/4 − δ' = ((1 − ρ) − h)²/4``, ``gap' = h(1 − ρ)``, ``1 − δ' = (1 − ρ) + ρh``
+    and ``far_side' = (2 − h)(1 + ρ)``.
+    """
+    r = 1.0 - h
+    return np.stack([r + rho, rho * r, 0.25 * ((1.0 - rho) - h) ** 2, h * (1.0 - rho),
+                     (1.0 - rho) + rho * h, (2.0 - h) * (1.0 + rho)])
+
+
+def _solved_per_axis(method: _TwoStepMethod) -> bool:
+    """Whether the O(1) closed forms apply (else the doubling product of transitions)."""
+    plain = method.momentum == 0.0 and method.lookahead == 0.0
+    return method.constant_lr and (method.ema is None or plain)
+
+
+def axis_moments(frame: SpectralFrame, method: _TwoStepMethod, noise: np.ndarray,
+                 u0: np.ndarray, steps: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Per-axis centres and variances of the iterate (and of its moving average).
+
+    The centre of an axis with ``a ≠ 0`` is the mean's deviation from ``u*``, of a
+    null axis the mean itself. Shapes (K, d).
+    """
+    a, b = frame.eigenvalues, frame.b
+    K, d = steps.shape[0], frame.dim
+    centre, variance = np.empty((K, d)), np.empty((K, d))
+    averaged = method.ema is not None
+    average_centre = np.empty((K, d) if averaged else (0, 0))
+    average_variance = np.empty((K, d) if averaged else (0, 0))
+    rho = 0.0 if method.ema is None else method.ema
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if _solved_per_axis(method):
+            h = method.lr * a
+            average_comp = average_companion(h, rho) if averaged else np.empty((6, 0))
+            gaussian_moments(a, b, u0, noise, method.lr, method.companion(h), rho,
+                             average_comp, steps, centre, variance, average_centre,
+                             average_variance)
+        else:
+            horizon = max(int(steps[-1]), 1)
+            if method.constant_lr:
+                starts, values = np.array([0, horizon]), np.array([method.lr])
+            else:
+                starts, values = constant_runs(method.learning_rates(horizon))
+            momentum = method.momentum != 0.0 or method.lookahead != 0.0
+            if not averaged:
+                average_centre = np.empty((K, d))
+                average_variance = np.empty((K, d))
+            propagate_moments(a, b, u0, noise, starts, values, method.momentum,
+                              method.lookahead, rho, momentum, steps, centre, variance,
+                              average_centre, average_variance)
+    if not averaged:
+        return centre, variance, None, None
+    return centre, variance, average_centre, average_variance
+
+
+def minimum(frame: SpectralFrame) -> tuple[np.ndarray, float]:
+    """``u*`` (0 on null axes) and ``J* = c − Σ_{a≠0} b̃²/(2a)`` of the frame's axes."""
+    a, b = frame.eigenvalues, frame.b
+    moving = a != 0.0
+    safe = np.where(moving, a, 1.0)
+    u_star = np.where(moving, -b / safe, 0.0)
+    return u_star, frame.c - 0.5 * float(np.sum(np.where(moving, b * b / safe, 0.0)))
+
+
+def loss_moments(frame: SpectralFrame, centre: np.ndarray, variance: np.ndarray,
+                  independent: bool
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``E[w]`` (frame coordinates), ``E[J]`` and ``Var J`` from per-axis moments.
+
+    ``E[J] = J* + Σ_{a≠0} ½ a (centre² + var) + Σ_{a=0} b̃·mean`` with
+    ``J* = c − Σ_{a≠0} b̃²/(2a)``: the excess is a sum of non-negative terms on a convex
+    problem. For Gaussian axes that are independent,
+    ``Var J = Σ_j var_j (a_j mean_j + b̃_j)² + ½ a_j² var_j²``.
+    """
+    a, b = frame.eigenvalues, frame.b
+    moving = a != 0.0
+    u_star, floor = minimum(frame)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = np.where(moving, u_star + centre, centre)
+        loss = floor + np.sum(np.where(moving, 0.5 * a * (centre**2 + variance), b * centre),
+                              axis=1)
+        loss_var = None
+        if independent:
+            slope = np.where(moving, a * centre, b)
+            loss_var = np.sum(variance * slope**2 + 0.5 * (a * variance) ** 2, axis=1)
+    return mean, loss, loss_var
+
+
+def first_bad_step(steps: np.ndarray, *curves: np.ndarray | None) -> int | None:
+    """The first recorded step at which any of `curves` is not finite, or None."""
+    bad = np.zeros(steps.shape[0], dtype=bool)
+    for curve in curves:
+        if curve is not None:
+            bad |= ~np.isfinite(curve)
+    return int(steps[np.argmax(bad)]) if np.any(bad) else None
