@@ -116,8 +116,9 @@ class _TwoStepMethod:
         :func:`quadsim.kernels.moments.companions`, the kernels' own formula.
         """
         low, high = self.double_roots
-        return companions(np.ascontiguousarray(h, dtype=np.float64), self.momentum,
-                          self.lookahead, low, high)
+        flat = np.ascontiguousarray(h, dtype=np.float64).ravel()
+        rows = companions(flat, self.momentum, self.lookahead, low, high)
+        return rows.reshape((6, *np.shape(h)))
 
     @staticmethod
     def lr_edge(curvature: float, beta: float = 0.0) -> float:

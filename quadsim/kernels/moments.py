@@ -51,13 +51,12 @@ def companion(h, beta, gamma, low, high):
 
 @jit
 def companions(h, beta, gamma, low, high):
-    """:func:`companion` for every entry of ``h`` (any shape), stacked: (6, *h.shape)."""
-    flat = h.ravel()
-    out = np.empty((6, flat.shape[0]))
-    for j in range(flat.shape[0]):
+    """:func:`companion` for every entry of the vector ``h``, stacked: shape (6, d)."""
+    out = np.empty((6, h.shape[0]))
+    for j in range(h.shape[0]):
         (out[0, j], out[1, j], out[2, j], out[3, j], out[4, j],
-         out[5, j]) = companion(flat[j], beta, gamma, low, high)
-    return out.reshape((6,) + h.shape)
+         out[5, j]) = companion(h[j], beta, gamma, low, high)
+    return out
 
 
 @jit_inline
