@@ -12,23 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from quadsim.kernels.moments import gaussian_moments, propagate_moments
+from quadsim.kernels.moments import average_companions, gaussian_moments, propagate_moments
 from quadsim.methods import _TwoStepMethod
 from quadsim.problems import SpectralFrame
 from quadsim.schedules import constant_runs
-
-
-def average_companion(h: np.ndarray, rho: float) -> np.ndarray:
-    """Companion rows of GD's moving average: the roots ``r = 1 − h`` and ``ρ``.
-
-    ``ũ`` obeys ``ũ_{t+1} = (r + ρ) ũ_t − rρ ũ_{t−1} + (1 − ρ) f`` from ``ũ_{−1} = ũ_0``,
-    so it is a two-step recurrence with ``τ' = r + ρ``, ``δ' = rρ``,
-    ``τ'²/4 − δ' = ((1 − ρ) − h)²/4``, ``gap' = h(1 − ρ)``, ``1 − δ' = (1 − ρ) + ρh``
-    and ``far_side' = (2 − h)(1 + ρ)``.
-    """
-    r = 1.0 - h
-    return np.stack([r + rho, rho * r, 0.25 * ((1.0 - rho) - h) ** 2, h * (1.0 - rho),
-                     (1.0 - rho) + rho * h, (2.0 - h) * (1.0 + rho)])
 
 
 def _solved_per_axis(method: _TwoStepMethod) -> bool:
@@ -55,7 +42,7 @@ def axis_moments(frame: SpectralFrame, method: _TwoStepMethod, noise: np.ndarray
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         if _solved_per_axis(method):
             h = method.lr * a
-            average_comp = average_companion(h, rho) if averaged else np.empty((6, 0))
+            average_comp = average_companions(h, rho) if averaged else np.empty((6, 0))
             gaussian_moments(a, b, u0, noise, method.lr, method.companion(h), rho,
                              average_comp, steps, centre, variance, average_centre,
                              average_variance)

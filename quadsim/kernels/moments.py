@@ -60,6 +60,29 @@ def companions(h, beta, gamma, low, high):
 
 
 @jit_inline
+def average_companion(h, rho):
+    """The companion of GD's moving average at ``h = lr·a``: the roots ``1 − h`` and ``ρ``.
+
+    ``ũ`` obeys ``ũ_{t+1} = (r + ρ) ũ_t − rρ ũ_{t−1} + (1 − ρ) f`` from ``ũ_{−1} = ũ_0``
+    (``r = 1 − h``): ``τ' = r + ρ``, ``δ' = rρ``, ``τ'²/4 − δ' = ((1 − ρ) − h)²/4``,
+    ``gap' = h(1 − ρ)``, ``1 − δ' = (1 − ρ) + ρh``, ``far_side' = (2 − h)(1 + ρ)``.
+    """
+    r = 1.0 - h
+    return (r + rho, rho * r, 0.25 * ((1.0 - rho) - h) ** 2, h * (1.0 - rho),
+            (1.0 - rho) + rho * h, (2.0 - h) * (1.0 + rho))
+
+
+@jit
+def average_companions(h, rho):
+    """:func:`average_companion` for every entry of the vector ``h``: shape (6, d)."""
+    out = np.empty((6, h.shape[0]))
+    for j in range(h.shape[0]):
+        (out[0, j], out[1, j], out[2, j], out[3, j], out[4, j],
+         out[5, j]) = average_companion(h[j], rho)
+    return out
+
+
+@jit
 def lucas(trace, det, quarter, gap, one_minus_det, far_side, n):
     """``(s_n, s_{n+1}, P_n)`` for the companion ``[[τ, −δ], [1, 0]]``; ``P_n = s_1+…+s_n``.
 
@@ -146,7 +169,7 @@ def geometric_sum(x, one_minus_x, log_abs_x, t):
     return (1.0 - _signed_power(x, log_abs_x, t)) / one_minus_x
 
 
-@jit_inline
+@jit
 def _square_sum_by_doubling(half_trace, log_half_trace, quarter, t):
     """``W_t = Σ_{k=1}^{t} s_k²`` by doubling on a map with non-negative entries.
 
@@ -209,7 +232,7 @@ def _square_sum_by_doubling(half_trace, log_half_trace, quarter, t):
     return r11 + 2.0 * m * r12 + m * m * r22
 
 
-@jit_inline
+@jit
 def lucas_square_sum(trace, det, quarter, gap, one_minus_det, far_side, t):
     """``W_t = Σ_{k=1}^{t} s_k²`` of the companion ``[[τ, −δ], [1, 0]]``.
 
@@ -270,7 +293,7 @@ def lucas_square_sum(trace, det, quarter, gap, one_minus_det, far_side, t):
     return doubled if np.isfinite(doubled) else best
 
 
-@jit_inline
+@jit
 def _modal_square_sum(trace, det, quarter, gap, one_minus_det, far_side, t):
     """The modal form of ``W_t`` and its error factor.
 
@@ -361,20 +384,6 @@ def gaussian_moments(a, b, u0, noise, lr, comp, average_weight, average_comp, st
             if averaged:
                 average_centre_out[k, j], average_variance_out[k, j] = axis_statistics(
                     a, b, u0, noise, lr, average_comp, gain, j, t)
-
-
-@jit
-def expected_excess_loss(a, b, u0, noise, weight, lr, comp, gain, t):
-    """``Σ_j weight_j · ½ a_j (centre_j² + variance_j)`` at one step ``t`` (axes ``a ≠ 0``).
-
-    With axes grouped by equal ``(a, b̃, c)`` the weight is the group size and ``u0`` the
-    root-mean-square start deviation of the group (the loss is quadratic in it).
-    """
-    total = 0.0
-    for j in range(a.shape[0]):
-        centre, variance = axis_statistics(a, b, u0, noise, lr, comp, gain, j, t)
-        total += weight[j] * 0.5 * a[j] * (centre * centre + variance)
-    return total
 
 
 @jit_inline
@@ -519,3 +528,47 @@ def propagate_moments(a, b, u0, noise, starts, rates, beta, gamma, average_weigh
             variance_out[k, j] = cov[0, 0]
             average_centre_out[k, j] = mean[2]
             average_variance_out[k, j] = cov[2, 2]
+
+
+@jit
+def greedy_rates(a, e0, noise, beta, gamma, horizon, rates_out, excess_out):
+    """The greedy schedule: each step's lr minimises the next expected excess loss.
+
+    Per axis the second moments ``P = E[e_t²]``, ``Q = E[e_t e_{t−1}]``, ``R = E[e_{t−1}²]``
+    of the deviation from the minimizer are exact under additive noise of variance ``c``;
+    with ``X = (1 + β) e_t − β e_{t−1}`` and ``Y = a((1 + γ) e_t − γ e_{t−1})`` the next
+    iterate is ``X − lr (Y + ξ)``, so ``E[e_{t+1}²] = E[X²] − 2 lr E[XY] + lr² (E[Y²] + c)``
+    and the minimiser of ``Σ_j ½ a_j E[e_{t+1,j}²]`` is
+    ``lr_t = Σ a E[XY] / Σ a (E[Y²] + c)``. Fills ``rates_out[t]`` (t < horizon) and
+    ``excess_out[t] = Σ ½ a P_t`` (t <= horizon). O(horizon·d).
+    """
+    d = a.shape[0]
+    P = e0 * e0
+    Q = P.copy()
+    R = P.copy()
+    XX = np.empty(d)
+    XY = np.empty(d)
+    YY = np.empty(d)
+    for t in range(horizon + 1):
+        excess_out[t] = 0.5 * np.sum(a * P)
+        if t == horizon:
+            break
+        top = 0.0
+        bottom = 0.0
+        for j in range(d):
+            XX[j] = (1.0 + beta) ** 2 * P[j] - 2.0 * beta * (1.0 + beta) * Q[j] + beta**2 * R[j]
+            XY[j] = a[j] * ((1.0 + beta) * (1.0 + gamma) * P[j]
+                            - ((1.0 + beta) * gamma + beta * (1.0 + gamma)) * Q[j]
+                            + beta * gamma * R[j])
+            YY[j] = a[j] ** 2 * ((1.0 + gamma) ** 2 * P[j] - 2.0 * gamma * (1.0 + gamma) * Q[j]
+                                 + gamma**2 * R[j])
+            top += a[j] * XY[j]
+            bottom += a[j] * (YY[j] + noise[j])
+        lr = top / bottom
+        rates_out[t] = lr
+        for j in range(d):
+            h = lr * a[j]
+            next_P = XX[j] - 2.0 * lr * XY[j] + lr * lr * (YY[j] + noise[j])
+            Q[j] = (1.0 + beta) * P[j] - beta * Q[j] - h * ((1.0 + gamma) * P[j] - gamma * Q[j])
+            R[j] = P[j]
+            P[j] = next_P
