@@ -418,6 +418,18 @@ def _jump(T, F, noise_vector, n, mean, cov, work):
     """
     P, Ls, A, Lacc, tmp, tmp2 = work[0], work[1], work[2], work[3], work[4], work[5]
     Fs, Facc = work[6, 0], work[6, 1]
+    if n == 1:
+        for i in range(3):
+            total = F[i]
+            for k in range(3):
+                total += T[i, k] * mean[k]
+            work[6, 2, i] = total
+        mean[:] = work[6, 2]
+        _sandwich3(T, cov, tmp, tmp2)
+        for i in range(3):
+            for k in range(3):
+                cov[i, k] = tmp2[i, k] + noise_vector[i] * noise_vector[k]
+        return
     P[:, :] = T
     for i in range(3):
         Fs[i] = F[i]
@@ -502,8 +514,9 @@ def propagate_moments(a, b, u0, noise, starts, rates, beta, gamma, average_weigh
                 h = lr * a[j]
                 trace = 1.0 + beta - h * (1.0 + gamma)
                 det = beta - h * gamma
-                m = 0.5 * trace if momentum else 0.0
-                # T in p-coordinates (p = u − m u_prev, u_prev, ũ).
+                m = 0.5 * trace if momentum and stop - t > 1 else 0.0
+                # T in p-coordinates (p = u − m u_prev, u_prev, ũ); a single step needs no
+                # change of coordinates (m = 0).
                 T[0, 0], T[0, 1], T[0, 2] = trace - m, (trace - m) * m - det, 0.0
                 T[1, 0], T[1, 1], T[1, 2] = 1.0, m, 0.0
                 T[2, 0] = (1.0 - rho) * trace
@@ -512,17 +525,18 @@ def propagate_moments(a, b, u0, noise, starts, rates, beta, gamma, average_weigh
                 F[0], F[1], F[2] = force, 0.0, (1.0 - rho) * force
                 scale = lr * np.sqrt(noise[j])
                 v[0], v[1], v[2] = scale, 0.0, (1.0 - rho) * scale
-                # Into p-coordinates, jump, and back.
-                to_p[0, 1] = -m
-                p_mean = mean[0] - m * mean[1]
-                mean[0] = p_mean
-                _sandwich3(to_p, cov, work[7], work[8])
-                cov[:, :] = work[8]
-                _jump(T, F, v, np.int64(stop - t), mean, cov, work)
-                to_p[0, 1] = m
-                mean[0] = mean[0] + m * mean[1]
-                _sandwich3(to_p, cov, work[7], work[8])
-                cov[:, :] = work[8]
+                if m == 0.0:
+                    _jump(T, F, v, np.int64(stop - t), mean, cov, work)
+                else:  # into p-coordinates, jump, and back
+                    to_p[0, 1] = -m
+                    mean[0] = mean[0] - m * mean[1]
+                    _sandwich3(to_p, cov, work[7], work[8])
+                    cov[:, :] = work[8]
+                    _jump(T, F, v, np.int64(stop - t), mean, cov, work)
+                    to_p[0, 1] = m
+                    mean[0] = mean[0] + m * mean[1]
+                    _sandwich3(to_p, cov, work[7], work[8])
+                    cov[:, :] = work[8]
                 t = stop
             centre_out[k, j] = mean[0]
             variance_out[k, j] = cov[0, 0]
