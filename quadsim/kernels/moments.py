@@ -233,7 +233,7 @@ def _square_sum_by_doubling(half_trace, log_half_trace, quarter, t):
 
 
 @jit
-def lucas_square_sum(trace, det, quarter, gap, one_minus_det, far_side, t):
+def lucas_square_sum(trace, det, quarter, gap, one_minus_det, far_side, t, s_t, s_next):
     """``W_t = Σ_{k=1}^{t} s_k²`` of the companion ``[[τ, −δ], [1, 0]]``.
 
     Parameters
@@ -245,6 +245,8 @@ def lucas_square_sum(trace, det, quarter, gap, one_minus_det, far_side, t):
         parameters (the distances to the two ends of the stability interval).
     t
         The horizon (a non-negative integer as a float).
+    s_t, s_next
+        ``s_t`` and ``s_{t+1}`` from :func:`lucas` (the caller has them already).
 
     Notes
     -----
@@ -271,7 +273,6 @@ def lucas_square_sum(trace, det, quarter, gap, one_minus_det, far_side, t):
     best, best_cancel = 0.0, np.inf
     if gap != 0.0 and far_side != 0.0:
         powers = geometric_sum(det, one_minus_det, _log_abs(det, one_minus_det), t)
-        s_t, s_next, _ = lucas(trace, det, quarter, gap, one_minus_det, far_side, t)
         first = (1.0 + det) * powers
         second = s_t * (trace * s_next - det * (1.0 + det) * s_t)
         numerator = first - second
@@ -335,8 +336,10 @@ def square_sums(trace, det, quarter, gap, one_minus_det, far_side, t):
     """:func:`lucas_square_sum` over arrays of axes (shape (d,)) at one horizon ``t``."""
     out = np.empty(trace.shape[0])
     for j in range(trace.shape[0]):
+        s_t, s_next, _ = lucas(trace[j], det[j], quarter[j], gap[j], one_minus_det[j],
+                               far_side[j], t)
         out[j] = lucas_square_sum(trace[j], det[j], quarter[j], gap[j], one_minus_det[j],
-                                  far_side[j], t)
+                                  far_side[j], t, s_t, s_next)
     return out
 
 
@@ -362,7 +365,7 @@ def axis_statistics(a, b, u0, noise, lr, comp, gain, j, t):
     variance = 0.0
     if noise[j] != 0.0:
         variance = (gain * lr) ** 2 * noise[j] * lucas_square_sum(
-            trace, det, quarter, gap, one_minus_det, far_side, t)
+            trace, det, quarter, gap, one_minus_det, far_side, t, s_t, s_next)
     return centre, variance
 
 
