@@ -6,9 +6,12 @@ On an axis with ``h = lr·a`` and ``r = 1 − h`` the iterate after ``t`` steps 
 
 and ``J = c + Σ_j (½ a_j u_j² + b̃_j u_j)``. Between two records ``Δ`` steps apart the
 pair ``(r^t, G_t)`` advances as ``r^{t+Δ} = r^Δ r^t``, ``G_{t+Δ} = G_Δ + r^Δ G_t`` with
-``r^Δ = exp(Δ·log1p(−h))`` and ``G_Δ = −expm1(Δ·log1p(−h))/h`` (``Δ`` when ``h = 0``),
-so a record costs O(d) whatever ``t`` is, and consecutive records (``Δ = 1``) cost
-one multiply-add per axis. Rounding grows like ``K·eps`` over ``K`` records.
+``r^Δ = exp(Δ·log1p(−h))`` and ``G_Δ = −expm1(Δ·log1p(−h))/h`` (``Δ`` when ``h = 0``;
+with the sign of ``r^Δ`` split off when ``h > 1``), so a record costs O(d) whatever
+``t`` is, and consecutive records (``Δ = 1``) cost one multiply-add per axis. Rounding
+grows like ``K·eps`` over ``K`` records. Called with ``b̃ = 0``, ``c = J*`` and the
+offsets ``e_0 = u_0 − u*`` it sums ``J* + ½ Σ a e_t²``, without cancellation (see
+:func:`quadsim.theory.offset_start`).
 """
 
 import numpy as np
@@ -18,17 +21,24 @@ from quadsim.kernels._jit import jit_inline, jit_sum
 
 @jit_inline
 def _jump(h, delta, power, geometric):
-    """Move ``(r^t, G_t)`` on every axis forward by ``delta`` steps, in place."""
+    """Move ``(r^t, G_t)`` on every axis forward by ``delta`` steps, in place.
+
+    ``r^Δ`` and ``1 − r^Δ`` come from ``expm1``/``log1p`` of ``log|r|`` (``log1p(−h)``
+    for ``h < 1``; ``log1p(h − 2)`` for ``h > 1``, where ``r < 0`` and ``r^Δ`` takes the
+    sign ``(−1)^Δ``), so neither loses digits as ``|r| → 1``; ``r = 0`` at ``h = 1``.
+    """
     for j in range(h.shape[0]):
         if h[j] == 0.0:
             step_power, step_sum = 1.0, float(delta)
-        elif h[j] < 1.0:
-            log_r = np.log1p(-h[j])
-            step_power = np.exp(delta * log_r)
-            step_sum = -np.expm1(delta * log_r) / h[j]
+        elif h[j] == 1.0:
+            step_power, step_sum = 0.0, 1.0
         else:
-            step_power = (1.0 - h[j]) ** delta
-            step_sum = (1.0 - step_power) / h[j]
+            log_r = np.log1p(-h[j]) if h[j] < 1.0 else np.log1p(h[j] - 2.0)
+            magnitude = np.exp(delta * log_r)
+            if h[j] > 1.0 and delta % 2 == 1:
+                step_power, step_sum = -magnitude, (1.0 + magnitude) / h[j]
+            else:
+                step_power, step_sum = magnitude, -np.expm1(delta * log_r) / h[j]
         geometric[j] = step_sum + step_power * geometric[j]
         power[j] *= step_power
 
