@@ -23,10 +23,11 @@ def jacobi_diagonalise(H, axes, rtol, max_sweeps):
     ``|H_pq| > rtol·√|H_pp H_qq|`` (the relative test keeps tiny diagonal entries
     accurate), by the rotation that zeroes ``H_pq`` (Golub and Van Loan, Algorithm
     8.5.2, with the smaller of the two angles); the diagonal moves by ``∓t·H_pq``, not
-    by the rotated sums, which would cancel. ``H`` must be exactly symmetric. On return
-    ``H``'s diagonal holds the eigenvalues and ``axes ← Jᵀ·axes`` (``J`` the product of
-    the rotations): with ``axes = Vᵀ`` on entry, its rows are the eigenvectors of
-    ``V H Vᵀ``. Rows, not columns, so that a rotation touches contiguous memory.
+    by the rotated sums, which would cancel. Only the upper triangle of ``H`` is read
+    and kept up to date (half the memory traffic of both). On return ``H``'s diagonal
+    holds the eigenvalues and ``axes ← Jᵀ·axes`` (``J`` the product of the rotations):
+    with ``axes = Vᵀ`` on entry, its rows are the eigenvectors of ``V H Vᵀ``. Rows, not
+    columns, so that a rotation touches contiguous memory.
 
     Returns the number of sweeps that rotated something, or −1 if the last of
     ``max_sweeps`` sweeps still rotated.
@@ -46,14 +47,21 @@ def jacobi_diagonalise(H, axes, rtol, max_sweeps):
                     t = -t
                 c = 1.0 / np.sqrt(1.0 + t * t)
                 s = t * c
-                for k in range(d):
-                    if k != p and k != q:
-                        h_kp, h_kq = H[k, p], H[k, q]
-                        H[k, p] = H[p, k] = c * h_kp - s * h_kq
-                        H[k, q] = H[q, k] = s * h_kp + c * h_kq
+                for k in range(p):
+                    h_kp, h_kq = H[k, p], H[k, q]
+                    H[k, p] = c * h_kp - s * h_kq
+                    H[k, q] = s * h_kp + c * h_kq
+                for k in range(p + 1, q):
+                    h_kp, h_kq = H[p, k], H[k, q]
+                    H[p, k] = c * h_kp - s * h_kq
+                    H[k, q] = s * h_kp + c * h_kq
+                for k in range(q + 1, d):
+                    h_kp, h_kq = H[p, k], H[q, k]
+                    H[p, k] = c * h_kp - s * h_kq
+                    H[q, k] = s * h_kp + c * h_kq
                 H[p, p] -= t * h_pq
                 H[q, q] += t * h_pq
-                H[p, q] = H[q, p] = 0.0
+                H[p, q] = 0.0
                 for k in range(axes.shape[1]):
                     v_pk, v_qk = axes[p, k], axes[q, k]
                     axes[p, k] = c * v_pk - s * v_qk
