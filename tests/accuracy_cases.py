@@ -73,9 +73,17 @@ class Errors:
     loss_curve: float | None  # closed_form_loss, GD only
 
 
-def errors(kappa, shape, ridge, name, t):
-    """quadsim's closed form against the exact run, for one case."""
+def errors(kappa, shape, ridge, name, t, gram=False):
+    """quadsim's closed form against the exact run, for one case.
+
+    With ``gram`` the closed form runs on ``Quadratic(XᵀX/n + l2·I, −Xᵀy/n, yᵀy/2n)``,
+    whose frame is the ``eigh`` of the Gram matrix and whose loss is the plain per-axis
+    sum: quadsim's regressions before their frame came from the SVD of X.
+    """
     regression, w0 = problem(kappa, shape, ridge)
+    if gram:
+        q = regression.quadratic
+        regression = qs.Quadratic(q.A, q.b, q.c)
     method, horizon = method_for(name, kappa, t)
     if isinstance(method, qs.GradientFlow):
         w_exact, loss_exact = exact(kappa, shape, ridge).run(w0, horizon)
