@@ -379,3 +379,18 @@ def test_regression_divergence_is_reported_as_before():
     assert theory.diverged_at == 10**4
     assert np.isfinite(theory.loss[0]) and np.isnan(theory.loss[1])
     assert not np.isfinite(closed_form_loss(regression, method, w0, [10**4])[0])
+
+
+def test_long_loss_curves_do_not_drift():
+    # Consecutive records advance by r = fl(1 − h), whose rounding would compound to
+    # T·eps/2 ≈ 5e-12 over T = 1e5 steps; the kernel recomputes r^t every ANCHOR_EVERY.
+    from quadsim.kernels.closed_form import ANCHOR_EVERY
+    from quadsim.theory import closed_form_loss
+
+    regression, w0 = ill_regression()
+    method = GD(0.7)
+    T = 100 * ANCHOR_EVERY
+    curve = closed_form_loss(regression, method, w0, T)
+    checked = np.r_[1, ANCHOR_EVERY - 1, ANCHOR_EVERY + 1, T // 3, T - 1, T]
+    alone = np.array([closed_form_loss(regression, method, w0, [t])[0] for t in checked])
+    assert_allclose(curve[checked], alone, rtol=ANCHOR_EVERY * np.finfo(float).eps, atol=0)
