@@ -65,11 +65,18 @@ def axis_moments(frame: SpectralFrame, method: _TwoStepMethod, noise: np.ndarray
 
 
 def minimum(frame: SpectralFrame) -> tuple[np.ndarray, float]:
-    """``u*`` (0 on null axes) and ``J* = c − Σ_{a≠0} b̃²/(2a)`` of the frame's axes."""
+    """``u*`` and ``J0`` with ``J = J0 + Σ_{a≠0} ½ a (u − u*)² + Σ_{a=0} b̃ u`` on the frame.
+
+    ``u* = −b̃/a`` (0 on null axes) and ``J0 = c − Σ_{a≠0} b̃²/(2a)``, which is ``J*`` when
+    J has a minimizer; where the frame knows ``J*`` without cancellation (a regression,
+    :attr:`~quadsim.problems.SpectralFrame.minimum`) that value is taken.
+    """
     a, b = frame.eigenvalues, frame.b
     moving = a != 0.0
     safe = np.where(moving, a, 1.0)
     u_star = np.where(moving, -b / safe, 0.0)
+    if frame.minimum is not None:
+        return u_star, frame.minimum
     return u_star, frame.c - 0.5 * float(np.sum(np.where(moving, b * b / safe, 0.0)))
 
 

@@ -1,9 +1,10 @@
-"""Figures of stochastic training: Monte Carlo against exact moments, batch-size scaling,
-optimal learning rates and short-horizon bias.
+"""Figures of stochastic training.
 
-Like :mod:`quadsim.plots`, each function computes with the public API, draws on the axes
-it is given (new, pyplot-free ones otherwise) and imports matplotlib only when called.
-Exact curves are lines; Monte Carlo estimates are bands and thin sample paths.
+Monte Carlo against exact moments, batch-size scaling, optimal learning rates and
+short-horizon bias. Like :mod:`quadsim.plots`, each function computes with the public
+API, draws on the axes it is given (new, pyplot-free ones otherwise) and imports
+matplotlib only when called. Exact curves are lines; Monte Carlo estimates are bands
+and thin sample paths.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from quadsim.horizon import ScheduleSearch
 from quadsim.moments import moments
 from quadsim.plots import _label, _new_axes
 from quadsim.problems import as_quadratic
+from quadsim.results import Ensemble
 from quadsim.scaling import BatchScaling
 from quadsim.simulation import simulate
 
@@ -58,6 +60,9 @@ def plot_monte_carlo(problem: object, method: object, w0: object, steps: object,
     ax = _new_axes(ax, (6.0, 4.5))
     J_star = as_quadratic(problem).min_value()
     ensemble = simulate(problem, method, w0, steps, runs=runs, rng=rng, basis="eigen")
+    if not isinstance(ensemble, Ensemble):
+        raise TypeError("`problem` must be a noise model (NoisyQuadratic or Minibatch); got "
+                        f"{type(problem).__name__}")
     exact = moments(problem, method, w0, ensemble.steps)
     t = ensemble.steps
     shown = t > 0

@@ -21,6 +21,7 @@ from quadsim._validation import (
     as_symmetric_matrix,
     as_vector,
 )
+from quadsim.kernels.jacobi import jacobi_diagonalise
 
 #: Eigenvalues with ``|a| <= ZERO_RTOL * d * max|a|`` are set to exactly zero, and the
 #: linear term of such an axis with ``|b̃| <= ZERO_RTOL * d * ‖b‖`` too: ``eigh`` returns
@@ -31,6 +32,19 @@ ZERO_RTOL = 16 * np.finfo(np.float64).eps
 #: Largest d for which a diagonal problem forms its dense matrix on request (8·d² bytes:
 #: 128 MiB at the limit); beyond it only the eigenbasis paths run.
 DENSE_DIAGONAL_LIMIT = 4096
+
+#: Singular values of a design matrix with ``s <= SINGULAR_RTOL * max(n, d) * max s`` are
+#: set to exactly zero (the rank test of :func:`numpy.linalg.matrix_rank`): the null
+#: space of ``X``, whose axes are frozen (``l2 = 0``) or decay at the rate ``l2``.
+SINGULAR_RTOL = float(np.finfo(np.float64).eps)
+
+#: Jacobi rotates a pair of axes while ``|H_pq| > JACOBI_RTOL·√(H_pp H_qq)``: below it the
+#: rotation would move ``H_pp`` by less than ``JACOBI_RTOL²·H_pp·H_qq/|H_qq − H_pp|``.
+JACOBI_RTOL = 4 * float(np.finfo(np.float64).eps)
+
+#: Sweeps allowed to the Jacobi iteration; from the eigenbasis of ``XᵀX`` it converges
+#: quadratically and takes one or two.
+JACOBI_MAX_SWEEPS = 30
 
 #: The stationary-point situations that :meth:`Quadratic.classify` names.
 STATIONARY_KINDS = ("strict minimum", "strict maximum", "saddle", "degenerate",
@@ -48,7 +62,14 @@ class SpectralFrame:
     With ``w = basis @ u`` the objective reads
     ``J = Σ_j (½ a_j u_j² + b̃_j u_j) + c`` and every method in quadsim updates each
     ``u_j`` on its own. For a plain quadratic ``basis = Q`` (orthogonal); for a
-    preconditioner ``P`` it is ``P^½ Q̃`` with ``P^½ A P^½ = Q̃ diag(a) Q̃ᵀ``.
+    preconditioner ``P`` it is ``P^½ Q̃`` with ``P^½ A P^½ = Q̃ diag(a) Q̃ᵀ``; for a
+    linear regression it is ``V`` from the SVD ``X = U diag(s) Vᵀ`` (see
+    :meth:`from_regression`).
+
+    Where J has a minimizer ``u*`` it is also ``J = J* + ½ Σ_j a_j (u_j − u*_j)²``, a
+    sum of non-negative terms; where the frame knows ``J*`` accurately (:attr:`minimum`)
+    the closed forms evaluate the loss this way (:meth:`value_from_offset`), without
+    the cancellation of ``½ a_j u_j² + b̃_j u_j`` near the minimizer.
 
     A diagonal problem (``A`` given by its spectrum alone) has a diagonal frame: axis
     ``j`` is coordinate ``axes[j]`` scaled by ``scale[j]``, ``w[axes[j]] = scale[j]·u_j``,
@@ -70,6 +91,9 @@ class SpectralFrame:
         For a diagonal frame, the coordinate of each axis.
     scale : ndarray, shape (d,), or None
         For a diagonal frame, ``w[axes[j]] = scale[j]·u_j``.
+    optimum : float or None
+        ``J*`` where the constructor computes it without cancellation (from the
+        residual, for a regression), else None; see :attr:`minimum`.
     """
 
     eigenvalues: np.ndarray = field(repr=False)
@@ -79,6 +103,7 @@ class SpectralFrame:
     c: float = 0.0
     axes: np.ndarray | None = field(default=None, repr=False)
     scale: np.ndarray | None = field(default=None, repr=False)
+    optimum: float | None = field(default=None, repr=False)
 
     @classmethod
     def from_symmetric(cls, A: np.ndarray, b: np.ndarray, c: float,
@@ -123,6 +148,79 @@ class SpectralFrame:
         axes = np.argsort(curvature, kind="stable")
         return cls(np.ascontiguousarray(curvature[axes]), None, None,
                    np.ascontiguousarray((s * b)[axes]), c, axes, np.ascontiguousarray(s[axes]))
+
+    @classmethod
+    def from_regression(cls, X: np.ndarray, y: np.ndarray, l2: float = 0.0, *,
+                        A: np.ndarray | None = None) -> SpectralFrame:
+        """The frame of least squares ``(1/2n)‖Xw − y‖² + (l2/2)‖w‖²`` from the SVD of X.
+
+        With ``X = U diag(s) Vᵀ`` the axes are the right singular vectors, ``basis = V``,
+        with curvatures ``a_j = s_j²/n + l2`` and ``b̃ = −Vᵀ Xᵀy/n``. The singular values
+        are accurate to about ``eps·‖X‖`` each, a relative error of ``eps·κ(X)`` at most,
+        where the eigenvalues of ``XᵀX/n`` by ``eigh`` are accurate to ``eps·‖XᵀX/n‖``,
+        a relative error of ``eps·κ(X)²``.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n, d)
+            Design matrix (C-contiguous float64).
+        y : ndarray, shape (n,)
+            Targets.
+        l2 : float, optional
+            Ridge coefficient, ``>= 0``.
+        A : ndarray, shape (d, d), optional
+            ``XᵀX/n + l2·I`` if it is at hand (it is computed otherwise).
+
+        Returns
+        -------
+        SpectralFrame
+            With ``optimum = J* = ‖Xw* − y‖²/2n + (l2/2)‖w*‖²`` from the residual, a sum
+            of non-negative terms.
+
+        Notes
+        -----
+        The SVD is computed by preconditioned Jacobi rather than by LAPACK's ``gesdd``,
+        which costs 2.5–3× the old ``eigh`` path at n = 2000, d = 500
+        (``scripts/bench.py``): the eigenvectors ``V₀`` of ``A`` make the columns of
+        ``B = X V₀`` orthogonal up to rounding, and
+        :func:`~quadsim.kernels.jacobi.jacobi_diagonalise` finishes the diagonalisation
+        of ``H = BᵀB``, whose entries are accurate relative to ``√(H_pp H_qq)``: one or
+        two sweeps, rotating the pairs of axes that ``V₀`` mixed beyond that accuracy
+        (hardly any for a well-conditioned X, about 1.2× the ``eigh`` path; most pairs
+        when ``XᵀX/n`` spans many decades, about 3–4× it at κ = 1e10).
+
+        Singular values ``s <= SINGULAR_RTOL·max(n, d)·max s`` are exactly zero, and so
+        are the ``d − n`` smallest when ``n < d``: those axes span the null space of X,
+        where ``b̃`` vanishes exactly (``b`` lies in the row space of X), so they are
+        frozen for ``l2 = 0`` and decay at rate ``l2`` otherwise; no axis of a
+        regression drifts.
+        """
+        n, d = X.shape
+        if A is None:
+            A = X.T @ X / n + l2 * np.eye(d)
+        _, vectors = scipy.linalg.eigh(A, driver="evd")
+        columns = X @ vectors
+        H = np.ascontiguousarray(columns.T @ columns)
+        axes = np.ascontiguousarray(vectors.T)
+        if jacobi_diagonalise(H, axes, JACOBI_RTOL, JACOBI_MAX_SWEEPS) < 0:
+            raise np.linalg.LinAlgError(
+                f"the Jacobi iteration for the SVD of `X` did not converge in "
+                f"{JACOBI_MAX_SWEEPS} sweeps")
+        squares = np.maximum(np.diag(H), 0.0)
+        order = np.argsort(squares, kind="stable")
+        squares, basis = squares[order], np.ascontiguousarray(axes[order].T)
+        singular = np.sqrt(squares)
+        zero = singular <= SINGULAR_RTOL * max(n, d) * singular[-1]
+        zero[:max(d - n, 0)] = True  # rank(X) <= n
+        eigenvalues = np.where(zero, 0.0, squares / n) + l2
+        b_eigen = basis.T @ (-(X.T @ y) / n)
+        b_eigen[zero] = 0.0
+        u_star = np.divide(-b_eigen, eigenvalues, out=np.zeros(d), where=eigenvalues > 0.0)
+        w_star = basis @ u_star
+        residual = X @ w_star - y
+        optimum = float(residual @ residual / (2 * n) + 0.5 * l2 * (w_star @ w_star))
+        return cls(eigenvalues, basis, np.ascontiguousarray(basis.T), b_eigen,
+                   float(y @ y) / (2 * n), optimum=optimum)
 
     @property
     def dim(self) -> int:
@@ -200,6 +298,34 @@ class SpectralFrame:
             return None
         safe = np.where(zero, 1.0, self.eigenvalues)
         return np.where(zero, 0.0, -self.b / safe)
+
+    @cached_property
+    def minimum(self) -> float | None:
+        """``J* = min J`` where the constructor computed it (:attr:`optimum`), else None.
+
+        Also None if J has no minimizer (a negative ``a_j``, or a drifting axis). A
+        plain quadratic has no ``optimum``: ``c + ½ b̃·u*`` would cancel (its error,
+        ``eps·Σ b̃²/a``, is that of the plain sum at the minimizer, but it would be paid
+        from the first step on), so its losses stay ``Σ (½ a u² + b̃ u) + c``.
+        """
+        if self.optimum is None or self.stationary_point is None \
+                or np.any(self.eigenvalues < 0.0):
+            return None
+        return self.optimum
+
+    def value_from_offset(self, e: np.ndarray) -> np.ndarray:
+        """``J = J* + ½ Σ_j a_j e_j²`` at ``u = u* + e``, for ``e`` of shape ``(..., d)``.
+
+        Raises
+        ------
+        ValueError
+            If :attr:`minimum` is None.
+        """
+        if self.minimum is None:
+            raise ValueError("the frame knows no J*: J has no minimizer, or its frame was "
+                             "not built with `optimum`")
+        e = np.asarray(e)
+        return self.minimum + 0.5 * np.sum(self.eigenvalues * e * e, axis=-1)
 
 
 def _householder_to_last_axis(v: np.ndarray) -> np.ndarray:
@@ -440,7 +566,9 @@ class LinearRegression:
     r"""Least squares ``L(w) = (1/2n)‖Xw − y‖² + (l2/2)‖w‖²``.
 
     Usable wherever a :class:`Quadratic` is: ``.quadratic`` is the same objective with
-    ``A = XᵀX/n + l2·I``, ``b = −Xᵀy/n`` and ``c = yᵀy/(2n)``.
+    ``A = XᵀX/n + l2·I``, ``b = −Xᵀy/n`` and ``c = yᵀy/(2n)``, whose spectral frame comes
+    from the SVD of ``X`` (:meth:`SpectralFrame.from_regression`), not from the
+    eigendecomposition of ``A``: it keeps the digits that forming ``XᵀX`` loses.
 
     Parameters
     ----------
@@ -485,10 +613,8 @@ class LinearRegression:
 
     @cached_property
     def quadratic(self) -> Quadratic:
-        """The equivalent :class:`Quadratic` (cached, with its eigendecomposition)."""
-        n, d = self.X.shape
-        A = self.X.T @ self.X / n + self.l2 * np.eye(d)
-        return Quadratic(A, -self.X.T @ self.y / n, float(self.y @ self.y) / (2 * n))
+        """The equivalent :class:`Quadratic` (cached; its frame is the SVD of ``X``)."""
+        return RegressionQuadratic(self)
 
     def value(self, w: object) -> np.ndarray | float:
         """``(1/2n)‖Xw − y‖² + (l2/2)‖w‖²`` from the residuals (``w`` may be ``(..., d)``)."""
@@ -502,6 +628,26 @@ class LinearRegression:
         """``Xᵀ(Xw − y)/n + l2·w``."""
         w = np.asarray(w, dtype=np.float64)
         return (w @ self.X.T - self.y) @ self.X / self.n_samples + self.l2 * w
+
+
+class RegressionQuadratic(Quadratic):
+    """The :class:`Quadratic` of a :class:`LinearRegression`, framed by the SVD of ``X``."""
+
+    _regression: LinearRegression
+
+    def __init__(self, regression: LinearRegression) -> None:
+        X, y = regression.X, regression.y
+        n, d = X.shape
+        super().__init__(X.T @ X / n + regression.l2 * np.eye(d), -X.T @ y / n,
+                         float(y @ y) / (2 * n))
+        object.__setattr__(self, "_regression", regression)
+
+    @cached_property
+    def frame(self) -> SpectralFrame:
+        """The cached SVD frame (see :meth:`SpectralFrame.from_regression`)."""
+        regression = self._regression
+        return SpectralFrame.from_regression(regression.X, regression.y, regression.l2,
+                                             A=self.A)
 
 
 def as_quadratic(problem: object, name: str = "problem") -> Quadratic:

@@ -245,8 +245,8 @@ def steps_to_target(problem: object, method: object, target: float, w0: object, 
     >>> from quadsim import GD, NoisyQuadratic, Quadratic
     >>> from quadsim.scaling import steps_to_target
     >>> nqm = NoisyQuadratic(Quadratic(np.array([1.0, 0.01])), batch_size=64)
-    >>> steps_to_target(nqm, GD(0.5), 0.01, [1.0, 1.0])
-    149
+    >>> steps_to_target(nqm, GD(0.5), 0.005, [1.0, 1.0])
+    74
     >>> steps_to_target(nqm, GD(1.99), 1e-4, [1.0, 1.0]) is None   # floor above 1e-4
     True
     """

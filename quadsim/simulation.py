@@ -13,7 +13,7 @@ from quadsim.methods import GradientFlow, Preconditioned
 from quadsim.noise import as_noise_model
 from quadsim.problems import Quadratic, as_quadratic
 from quadsim.results import Ensemble, Trajectory
-from quadsim.theory import check_method, closed_form, trajectory_from_eigen
+from quadsim.theory import check_method, closed_form, offset_start, trajectory_from_eigen
 
 _NO_PRECONDITIONER = np.empty((0, 0))
 
@@ -44,12 +44,13 @@ def simulate(problem: object, method: object, w0: object, steps: object, *,
         :class:`GradientFlow`: float times (a number ``T`` means ``linspace(0, T, 101)``).
     basis : {'raw', 'eigen'}
         ``'raw'`` iterates the dense update in ``w`` (O(d²) a step); ``'eigen'``
-        iterates each eigen-axis on its own (O(d) a step). For gradient flow ``'raw'``
-        is the matrix exponential of the augmented generator ``[[−A, −b], [0, 0]]``
-        (independent of the eigendecomposition) and ``'eigen'`` the exact per-axis
-        solution. A stochastic run draws the same random numbers in both bases (the
-        same rows, the same normals mapped through the basis), so the two agree path by
-        path to rounding.
+        iterates each eigen-axis on its own (O(d) a step), for a deterministic
+        regression as the offset ``u − u*`` from the minimizer (see
+        :func:`~quadsim.theory.offset_start`). For gradient flow ``'raw'`` is the matrix
+        exponential of the augmented generator ``[[−A, −b], [0, 0]]`` (independent of
+        the eigendecomposition) and ``'eigen'`` the exact per-axis solution. A stochastic
+        run draws the same random numbers in both bases (the same rows, the same
+        normals mapped through the basis), so the two agree path by path to rounding.
     runs : int, optional
         For a noise model: the number of independent runs (1 if not given), computed
         in parallel. Not allowed on a deterministic problem.
@@ -109,9 +110,12 @@ def simulate(problem: object, method: object, w0: object, steps: object, *,
                                 dsymv if quadratic.dim >= BLAS_MIN_DIM else None)
         return Trajectory(indices, records, loss, None if diverged < 0 else int(diverged))
     frame = method.frame(quadratic)
-    diverged = two_step_eigen(frame.eigenvalues, frame.b, frame.c, *args,
-                              np.ascontiguousarray(frame.to_eigen(w0)), indices, records, loss)
-    return trajectory_from_eigen(frame, indices, records, None if diverged < 0 else int(diverged))
+    start, offset = offset_start(frame, frame.to_eigen(w0))
+    b, c = (np.zeros(frame.dim), frame.minimum) if offset else (frame.b, frame.c)
+    diverged = two_step_eigen(frame.eigenvalues, b, float(c), *args,  # type: ignore[arg-type]
+                              np.ascontiguousarray(start), indices, records, loss)
+    return trajectory_from_eigen(frame, indices, records, None if diverged < 0 else int(diverged),
+                                 offset=offset)
 
 
 def _flow_by_expm(quadratic: Quadratic, w0: np.ndarray, times: np.ndarray) -> Trajectory:

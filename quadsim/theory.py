@@ -214,33 +214,65 @@ def lucas_trace_derivative(trace: np.ndarray, det: np.ndarray,
     return out
 
 
-def _discrete_closed_form(frame: SpectralFrame, method: _TwoStepMethod, u0: np.ndarray,
-                          steps: np.ndarray) -> np.ndarray:
-    # u_t = (s_{t+1} − δ s_t) u_0 + P_t · (−lr b̃), from u_{−1} = u_0.
+def offset_start(frame: SpectralFrame, u0: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The start in the coordinates the closed forms and the eigenbasis kernel run in.
+
+    Where the frame knows ``J* = min J`` (``frame.minimum``, a regression's) the offset
+    ``e_0 = u_0 − u*``, on which every method is the homogeneous recurrence (``b̃ = 0``)
+    and ``J = J* + ½ Σ a_j e_j²`` has no cancellation; else ``u_0`` itself (problems
+    without a minimizer: drift, negative curvature; and plain quadratics).
+
+    Returns
+    -------
+    start : ndarray, shape (d,)
+    offset : bool
+        Whether `start` is ``e_0``.
+    """
+    if frame.minimum is None:
+        return u0, False
+    u_star = frame.stationary_point
+    assert u_star is not None
+    return u0 - u_star, True
+
+
+def _discrete_closed_form(frame: SpectralFrame, method: _TwoStepMethod, start: np.ndarray,
+                          offset: bool, steps: np.ndarray) -> np.ndarray:
+    # u_t = (s_{t+1} − δ s_t) u_0 + P_t · (−lr b̃), from u_{−1} = u_0; b̃ = 0 for e_t.
     h = method.lr * frame.eigenvalues
     trace, det, quarter_discriminant = method.transition(h)
     s_t, s_next, forcing = companion_sequences(trace, det, quarter_discriminant, h, steps)
     with np.errstate(over="ignore", invalid="ignore"):
-        return (s_next - det * s_t) * u0 - (method.lr * frame.b) * forcing
+        homogeneous = (s_next - det * s_t) * start
+        return homogeneous if offset else homogeneous - (method.lr * frame.b) * forcing
 
 
-def _flow_closed_form(frame: SpectralFrame, u0: np.ndarray, times: np.ndarray) -> np.ndarray:
+def _flow_closed_form(frame: SpectralFrame, start: np.ndarray, offset: bool,
+                      times: np.ndarray) -> np.ndarray:
     a = frame.eigenvalues
     t = times[:, None]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if offset:  # e(t) = e^{−a t} e(0): no 1 − (1 − e^{−a t}) to cancel
+            return np.exp(-a * t) * start
         elapsed = np.where(a == 0.0, t, -np.expm1(-a * t) / np.where(a == 0.0, 1.0, a))
-        return u0 - (a * u0 + frame.b) * elapsed
+        return start - (a * start + frame.b) * elapsed
 
 
 def trajectory_from_eigen(frame: SpectralFrame, steps: np.ndarray, u: np.ndarray,
-                          diverged_at: int | None = None) -> Trajectory:
+                          diverged_at: int | None = None, *,
+                          offset: bool = False) -> Trajectory:
     """Map eigen-coordinates to a :class:`Trajectory`; non-finite records end the run.
 
+    With ``offset`` the records are ``e = u − u*`` (see :func:`offset_start`) and the
+    loss is ``J* + ½ Σ a e²``; else they are ``u`` and the loss ``Σ (½ a u² + b̃ u) + c``.
     With ``diverged_at`` None, the first record with a non-finite coordinate marks
     divergence, and it and every later record are set to NaN.
     """
     with np.errstate(over="ignore", invalid="ignore"):
-        loss = frame.value(u)
+        if offset:
+            loss = frame.value_from_offset(u)
+            u = u + frame.stationary_point
+        else:
+            loss = frame.value(u)
         w = frame.from_eigen(u)
     if diverged_at is None:
         bad = ~np.all(np.isfinite(w), axis=1)
@@ -279,10 +311,13 @@ def closed_form(problem: object, method: object, w0: object, steps: object) -> T
     -----
     Exact for singular axes (``a = 0``: linear drift ``u_t = u_0 − t·lr·b̃``, or frozen)
     and for negative curvature (escape from a saddle). Step ``10⁹`` costs what step
-    ``10`` costs. A method with a learning-rate schedule or a moving average (``ema``,
-    recorded in ``Trajectory.ema``) takes the product of the per-axis transitions over
-    each run of constant lr, by doubling (:mod:`quadsim.axes`): O(runs·log T) per axis,
-    so O(T·d) for a schedule that changes every step.
+    ``10`` costs. A :class:`~quadsim.problems.LinearRegression` takes ``a``, the axes
+    and ``J*`` from the SVD of X, and its axes run as offsets ``e = u − u*`` with the
+    loss ``J* + ½ Σ a_j e_j²``, a sum of non-negative terms (see :func:`offset_start`).
+    A method with a learning-rate schedule or a moving average (``ema``, recorded in
+    ``Trajectory.ema``) takes the product of the per-axis transitions over each run of
+    constant lr, by doubling (:mod:`quadsim.axes`): O(runs·log T) per axis, so O(T·d)
+    for a schedule that changes every step.
 
     Examples
     --------
@@ -296,15 +331,17 @@ def closed_form(problem: object, method: object, w0: object, steps: object) -> T
     method = check_method(method)
     w0 = as_vector(w0, "w0", quadratic.dim)
     frame = method.frame(quadratic)
-    u0 = frame.to_eigen(w0)
+    start, offset = offset_start(frame, frame.to_eigen(w0))
     if isinstance(method, GradientFlow):
         times = as_times(steps)
-        return trajectory_from_eigen(frame, times, _flow_closed_form(frame, u0, times))
+        return trajectory_from_eigen(frame, times, _flow_closed_form(frame, start, offset, times),
+                                     offset=offset)
     indices = as_step_indices(steps)
     if method.schedule is not None or method.ema is not None:
-        return _transition_product(frame, method, u0, indices)
-    return trajectory_from_eigen(frame, indices,
-                                 _discrete_closed_form(frame, method, u0, indices))
+        return _transition_product(frame, method, frame.to_eigen(w0), indices)
+    return trajectory_from_eigen(
+        frame, indices, _discrete_closed_form(frame, method, start, offset, indices),
+        offset=offset)
 
 
 def _transition_product(frame: SpectralFrame, method: _TwoStepMethod, u0: np.ndarray,
@@ -328,8 +365,9 @@ def closed_form_loss(problem: object, method: object, w0: object, steps: object)
     For GD and preconditioned GD a Numba kernel evaluates, per axis with ``r = 1 − lr·a``,
     ``u_t = r^t u_0 − lr·b̃·Σ_{k<t} r^k`` and sums ``½ a u_t² + b̃ u_t``: O(d) per record
     whatever ``t`` is, one multiply-add per axis between consecutive records, and no
-    mapping back to ``w`` (see :mod:`quadsim.kernels.closed_form`). Other methods, and
-    schedules, take ``closed_form(...).loss``.
+    mapping back to ``w`` (see :mod:`quadsim.kernels.closed_form`). For a regression it
+    runs on the offsets ``e = u − u*`` (``b̃ = 0``) and sums ``J* + ½ Σ a e_t²`` (see
+    :func:`offset_start`). Other methods, and schedules, take ``closed_form(...).loss``.
 
     Parameters
     ----------
@@ -352,10 +390,12 @@ def closed_form_loss(problem: object, method: object, w0: object, steps: object)
     w0 = as_vector(w0, "w0", quadratic.dim)
     indices = as_step_indices(steps)
     frame = method.frame(quadratic)
+    start, offset = offset_start(frame, frame.to_eigen(w0))
+    b, c = (np.zeros(frame.dim), frame.minimum) if offset else (frame.b, frame.c)
     loss = np.empty(indices.shape[0])
     with np.errstate(over="ignore", invalid="ignore"):
-        gd_loss_curve(frame.eigenvalues, frame.b, frame.c, method.lr,
-                      np.ascontiguousarray(frame.to_eigen(w0)), indices, loss)
+        gd_loss_curve(frame.eigenvalues, b, float(c), method.lr,  # type: ignore[arg-type]
+                      np.ascontiguousarray(start), indices, loss)
     return loss
 
 

@@ -21,8 +21,11 @@ Rows, for d ∈ {10, 100, 1000}:
 At d = 100 heavy ball and Nesterov run in the raw basis too; at d = 1000 the bandwidth
 references compare quadsim's ``symmetric_matvec`` with a bare ``A @ w`` loop, and an
 eigenbasis run that records 101 of its steps shows the per-step cost without the basis
-change. Times are the best of several repeats (as in :mod:`timeit`), each repeat at least
-``--min-time`` seconds, after a warm-up call, so Numba compilation is excluded.
+change; after the table, the exact response Jacobian at d = p = 1000 and the time to
+build a regression's frame from the SVD of X against the old eigh path at n = 2000,
+d = 500 (medians of alternating timings; target ≤ 1.5×). Times are the best of several
+repeats (as in :mod:`timeit`), each repeat at least ``--min-time`` seconds, after a
+warm-up call, so Numba compilation is excluded.
 
 Usage::
 
@@ -45,6 +48,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import numba
 import numpy as np
+import scipy.linalg
 
 from quadsim import (
     GD,
@@ -62,6 +66,7 @@ from quadsim import (
 )
 from quadsim.kernels._blas import BLAS_MIN_DIM, dsymv
 from quadsim.kernels.trajectory import symmetric_matvec, two_step_eigen, two_step_raw
+from quadsim.problems import SpectralFrame
 
 DIMS = (10, 100, 1000)
 
@@ -427,6 +432,62 @@ def response_jacobian_time(d: int, repeats: int) -> str:
             "(one eigh of A(θ) and two d×d products)")
 
 
+#: Issue 12: building a regression's frame from the SVD of X may cost at most this
+#: multiple of building it by eigh of the Gram matrix, at n = 2000, d = 500.
+FRAME_SHAPE, QUICK_FRAME_SHAPE, FRAME_TARGET = (2000, 500), (400, 100), 1.5
+
+
+def frame_times(n: int, d: int, repeats: int) -> list[str]:
+    """Issue 12: seconds to build a LinearRegression's frame, SVD path against the old.
+
+    Both start from X and y: the old path forms ``A = XᵀX/n`` and ``b`` and runs
+    :meth:`SpectralFrame.from_symmetric` (eigh, snapping, Householder); the new one is
+    what ``LinearRegression(X, y).quadratic.frame`` runs, ``A`` and then
+    :meth:`SpectralFrame.from_regression` (eigh of A as a preconditioner, ``X V₀``,
+    Jacobi, J* from the residual). LAPACK's thin SVD (``gesdd``) of X is shown for scale.
+    Each of `repeats` rounds times the paths back to back; the ratio reported is the
+    median over rounds. On a Gaussian X and on one whose ``XᵀX/n`` spans κ = 1e10
+    (where Jacobi rotates most pairs).
+    """
+    rng = np.random.default_rng(12)
+    U = np.linalg.qr(rng.normal(size=(n, d)))[0]
+    V = np.linalg.qr(rng.normal(size=(d, d)))[0]
+    designs = {"Gaussian X": rng.normal(size=(n, d)),
+               "κ(XᵀX/n) = 1e10": (U * np.sqrt(n * np.geomspace(1.0, 1e-10, d))) @ V.T}
+    y = rng.normal(size=n)
+    lines = []
+    for label, X in designs.items():
+        def old(X=X):
+            return SpectralFrame.from_symmetric(X.T @ X / n, -(X.T @ y) / n, y @ y / (2 * n))
+
+        def new(X=X):
+            return SpectralFrame.from_regression(X, y, A=X.T @ X / n)
+
+        def lapack(X=X):
+            return scipy.linalg.svd(X, full_matrices=False)
+
+        times: dict[str, list[float]] = {"old": [], "new": [], "lapack": []}
+        for fn in (old, new, lapack):
+            fn()
+        for _ in range(repeats):
+            for name, fn in (("old", old), ("new", new), ("lapack", lapack)):
+                times[name].append(_run(fn, 1))
+        t_old, t_new, t_lapack = (float(np.median(times[k])) for k in ("old", "new", "lapack"))
+        # Each round times the paths back to back: the ratio within a round is less
+        # exposed to the load of a shared machine than a ratio of medians.
+        ratios = np.array(times["new"]) / np.array(times["old"])
+        ratio = float(np.median(ratios))
+        lapack_ratio = float(np.median(np.array(times["lapack"]) / np.array(times["old"])))
+        status = "PASS" if ratio <= FRAME_TARGET else "MISS"
+        target = f"target ≤{FRAME_TARGET:g}× {status}" if label == "Gaussian X" else "no target"
+        lines.append(f"regression frame, n = {n}, d = {d}, {label}: SVD path "
+                     f"{t_new * 1e3:.1f} ms, old eigh path {t_old * 1e3:.1f} ms (medians); "
+                     f"ratio {ratio:.2f}× (median of {repeats} rounds, range "
+                     f"{ratios.min():.2f}–{ratios.max():.2f}; {target}); LAPACK thin SVD "
+                     f"{t_lapack * 1e3:.1f} ms ({lapack_ratio:.2f}×)")
+    return lines
+
+
 def bandwidth_rows(d: int, T: int, T_sparse: int, min_time: float,
                    repeats: int) -> list[Row]:
     q, w0 = problem(d)
@@ -602,6 +663,9 @@ def main(argv: list[str] | None = None) -> None:
     print()
     if 1000 in args.dims:
         print(response_jacobian_time(300 if args.quick else 1000, 1 if args.quick else 3))
+        for line in frame_times(*(QUICK_FRAME_SHAPE if args.quick else FRAME_SHAPE),
+                                repeats=3 if args.quick else 15):
+            print(line)
     print(f"targets: {met} PASS, {missed} MISS; total run time "
           f"{time.perf_counter() - start:.0f} s")
 

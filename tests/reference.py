@@ -132,3 +132,64 @@ def enumerated_minibatch_loss(X, y, l2, batch_size, replace, lr, beta, gamma, rh
         loss += weight * np.array(path)
         average_loss += weight * np.array(average_path)
     return loss, average_loss
+
+
+class ExactRegression:
+    """Least squares ``(1/2n)‖Xw − y‖² + (l2/2)‖w‖²`` in ``digits``-digit arithmetic.
+
+    From the float64 ``X``, ``y`` and ``l2`` taken as exact: ``A = XᵀX/n + l2·I`` and
+    ``b = −Xᵀy/n`` formed in mpmath, and their eigensystem by mpmath's Jacobi method
+    (``eigsy``); nothing of quadsim's. A trajectory is then solved axis by axis — the
+    3×3 affine transition of the two-step update raised to ``t`` by repeated squaring,
+    or ``e^{−a t}`` for gradient flow — and its loss is taken from the residual.
+    """
+
+    def __init__(self, X, y, l2=0.0, digits=60):
+        import mpmath
+
+        self.mp = mpmath.mp.clone()
+        self.mp.dps = digits
+        mp = self.mp
+        n, d = X.shape
+        self.n, self.d = n, d
+        self.X = mp.matrix([[mp.mpf(float(x)) for x in row] for row in X])
+        self.y = mp.matrix([mp.mpf(float(v)) for v in y])
+        self.l2 = mp.mpf(float(l2))
+        A = self.X.T * self.X / n + self.l2 * mp.eye(d)
+        b = -(self.X.T * self.y) / n
+        self.a, self.Q = mp.eigsy(A)
+        self.b_eigen = self.Q.T * b
+
+    def loss(self, w):
+        """``J(w)`` from the residual, in full precision."""
+        residual = self.X * w - self.y
+        return (sum(r * r for r in residual) / (2 * self.n)
+                + self.l2 / 2 * sum(x * x for x in w))
+
+    def run(self, w0, t, lr=None, beta=0.0, gamma=0.0):
+        """``(w_t, J(w_t))`` as float64 of the two-step update with (lr, β, γ) after
+        ``t`` steps from ``w_{−1} = w_0``, or of gradient flow at time ``t`` when
+        ``lr`` is None."""
+        mp = self.mp
+        u0 = self.Q.T * mp.matrix([mp.mpf(float(v)) for v in w0])
+        u = mp.matrix(self.d, 1)
+        for j in range(self.d):
+            a, b = self.a[j], self.b_eigen[j]
+            if lr is None:
+                # u(t) = u0 − (a u0 + b̃)(1 − e^{−a t})/a, the limit u0 − b̃ t at a = 0.
+                elapsed = mp.mpf(t) if a == 0 else -mp.expm1(-a * t) / a
+                u[j] = u0[j] - (a * u0[j] + b) * elapsed
+                continue
+            h = mp.mpf(float(lr)) * a
+            trace = 1 + mp.mpf(float(beta)) - h * (1 + mp.mpf(float(gamma)))
+            det = mp.mpf(float(beta)) - h * mp.mpf(float(gamma))
+            step = mp.matrix([[trace, -det, -mp.mpf(float(lr)) * b], [1, 0, 0], [0, 0, 1]])
+            power, k = mp.eye(3), int(t)
+            while k:
+                if k & 1:
+                    power = power * step
+                step = step * step
+                k >>= 1
+            u[j] = power[0, 0] * u0[j] + power[0, 1] * u0[j] + power[0, 2]
+        w = self.Q * u
+        return np.array([float(x) for x in w]), float(self.loss(w))

@@ -100,7 +100,7 @@ def test_an_example_with_leverage_one_cannot_be_left_out():
 
 @pytest.mark.parametrize(("call", "error", "message"), [
     (lambda p: influence(p.quadratic), TypeError,
-     "`problem` must be a LinearRegression; got Quadratic"),
+     "`problem` must be a LinearRegression; got RegressionQuadratic"),
     (lambda p: leave_one_out(p, method="jackknife"), ValueError,
      r"`method` must be one of \('sherman-morrison', 'refit'\); got 'jackknife'"),
     (lambda p: leverage(LinearRegression(p.X[:3], p.y[:3])), ValueError,

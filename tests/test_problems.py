@@ -4,11 +4,16 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from quadsim import LinearRegression, Quadratic, Unbounded
-from quadsim.problems import STATIONARY_KINDS
+from quadsim import GD, LinearRegression, Quadratic, Unbounded, axis_regimes
+from quadsim.kernels.jacobi import jacobi_diagonalise
+from quadsim.problems import JACOBI_RTOL, STATIONARY_KINDS, SpectralFrame
 
 #: Linear algebra on d = 8 problems with entries O(1): a few ulps of the largest entry.
 LINALG_RTOL = 1e-12
+#: Two SVDs of one X (the regression frame's and LAPACK's) each err by ~eps·‖X‖ in every
+#: singular value: relative to s_min that is eps·κ(X) = 2e-12 at κ(X) = 1e4, and a_j = s_j²/n
+#: doubles it; the slack is for the (modest) constants of either algorithm.
+SVD_RTOL = 5e-11
 
 
 def test_value_grad_hvp_match_definitions(problem, w0):
@@ -112,3 +117,91 @@ def test_underdetermined_regression_gives_the_minimum_norm_interpolant():
     q = LinearRegression(X, y).quadratic
     assert q.classify() == "degenerate"
     assert_allclose(q.minimizer(), np.linalg.pinv(X) @ y, rtol=1e-9, atol=1e-12)
+
+
+def ill_conditioned_design(n, d, kappa_x, seed):
+    """X = U diag(s) Vᵀ with Haar U, V and s spread geometrically over [1/κ(X), 1]·√n."""
+    rng = np.random.default_rng(seed)
+    k = min(n, d)
+    U = np.linalg.qr(rng.normal(size=(n, k)))[0]
+    V = np.linalg.qr(rng.normal(size=(d, k)))[0]
+    return (U * np.sqrt(n) * np.geomspace(1.0, 1.0 / kappa_x, k)) @ V.T, rng.normal(size=n)
+
+
+@pytest.mark.parametrize(("n", "d"), [(40, 12), (12, 12), (8, 14)])
+@pytest.mark.parametrize("l2", [0.0, 1e-6])
+def test_regression_frame_is_the_svd_of_X(n, d, l2):
+    X, y = ill_conditioned_design(n, d, 1e4, seed=n + d)
+    regression = LinearRegression(X, y, l2=l2)
+    q = regression.quadratic
+    frame = q.frame
+    assert frame is q.frame
+    s = np.linalg.svd(X, compute_uv=False)
+    expected = np.sort(np.r_[s**2 / n, np.zeros(max(d - n, 0))]) + l2
+    assert_allclose(frame.eigenvalues, expected, rtol=SVD_RTOL, atol=0)
+    V = frame.basis
+    assert_allclose(V.T @ V, np.eye(d), atol=LINALG_RTOL)
+    assert_allclose(frame.inverse_basis, V.T, rtol=0, atol=0)
+    assert_allclose((V * frame.eigenvalues) @ V.T, q.A, atol=LINALG_RTOL)
+    assert_allclose(frame.b, V.T @ q.b, atol=LINALG_RTOL * np.max(np.abs(q.b)))
+    assert frame.c == q.c
+
+
+@pytest.mark.parametrize("l2", [0.0, 0.3])
+def test_regression_null_axes_are_exact(l2):
+    rng = np.random.default_rng(4)
+    wide = LinearRegression(rng.normal(size=(3, 7)), rng.normal(size=3), l2=l2).quadratic
+    X = rng.normal(size=(9, 4))
+    duplicated = LinearRegression(np.c_[X, X[:, 1]], rng.normal(size=9), l2=l2).quadratic
+    for q, nullity in ((wide, 4), (duplicated, 1)):
+        frame = q.frame
+        assert np.all(frame.eigenvalues[:nullity] == l2)
+        assert np.all(frame.eigenvalues[nullity:] > l2)
+        assert np.all(frame.b[:nullity] == 0.0)
+        regimes = axis_regimes(q, GD(0.1))[:nullity]
+        assert set(regimes) == ({"frozen"} if l2 == 0.0 else {"converging"})
+        assert q.classify() == ("degenerate" if l2 == 0.0 else "strict minimum")
+
+
+def test_regression_minimum_is_the_residual_loss():
+    X, y = ill_conditioned_design(30, 6, 1e5, seed=2)
+    for l2 in (0.0, 1e-4):
+        regression = LinearRegression(X, y, l2=l2)
+        frame = regression.quadratic.frame
+        w_star = regression.quadratic.minimizer()
+        assert frame.minimum == frame.optimum
+        assert_allclose(frame.minimum, regression.value(w_star), rtol=LINALG_RTOL)
+    # J* = 0 for an interpolant: what is left is the rounding of the residual Xw* − y.
+    interpolating = LinearRegression(X[:4], y[:4]).quadratic.frame
+    assert 0.0 <= interpolating.minimum <= 1e-24 * interpolating.c
+
+
+def test_only_a_frame_that_knows_its_minimum_uses_the_offset_form():
+    plain = Quadratic.from_eigenvalues([1.0, 2.0], [1.0, -1.0], rng=0).frame
+    assert plain.optimum is None and plain.minimum is None
+    with pytest.raises(ValueError, match="the frame knows no J\\*"):
+        plain.value_from_offset(np.zeros(2))
+    eye = np.eye(2)
+    drifting = SpectralFrame(np.array([0.0, 1.0]), eye, eye, np.array([1.0, 0.0]), 0.0,
+                             optimum=0.5)
+    saddle = SpectralFrame(np.array([-1.0, 1.0]), eye, eye, np.zeros(2), 0.0, optimum=0.5)
+    assert drifting.minimum is None and saddle.minimum is None
+    bowl = SpectralFrame(np.array([2.0, 1.0]), eye, eye, np.array([-2.0, 1.0]), 3.0, optimum=1.5)
+    assert bowl.minimum == 1.5
+    assert_allclose(bowl.value_from_offset([[0.0, 0.0], [1.0, 2.0]]), [1.5, 1.5 + 1.0 + 2.0])
+
+
+def test_jacobi_diagonalises_and_reports_running_out_of_sweeps():
+    rng = np.random.default_rng(3)
+    M = rng.normal(size=(6, 6))
+    H = M @ M.T
+    eigenvalues = np.linalg.eigvalsh(H)
+    work, axes = H.copy(), np.eye(6)
+    assert jacobi_diagonalise(work, axes, JACOBI_RTOL, 1) == -1
+    work, axes = H.copy(), np.eye(6)
+    sweeps = jacobi_diagonalise(work, axes, JACOBI_RTOL, 30)
+    assert 0 < sweeps < 30
+    # eigvalsh errs by eps·‖H‖ on the smallest eigenvalue (3.6e-5 here), Jacobi by less.
+    assert_allclose(np.sort(np.diag(work)), eigenvalues, rtol=0, atol=LINALG_RTOL * np.max(H))
+    assert_allclose(axes.T @ np.diag(np.diag(work)) @ axes, H, atol=LINALG_RTOL * np.max(H))
+    assert len(jacobi_diagonalise.signatures) == 1

@@ -330,3 +330,67 @@ def test_closed_form_loss_curve_is_the_closed_form_loss(problem, w0, name):
     # K·eps growth of the running products over 65 records stays far below this.
     assert_allclose(loss[finite], expected.loss[finite], rtol=TRAJECTORY_RTOL,
                     atol=TRAJECTORY_RTOL * np.max(np.abs(expected.loss[finite])))
+
+
+def ill_regression(l2=0.0):
+    """n = 30, d = 6 with XᵀX/n spread over [1e-4, 1] (κ = 1e4), in a random basis."""
+    rng = np.random.default_rng(8)
+    U = np.linalg.qr(rng.normal(size=(30, 6)))[0]
+    V = np.linalg.qr(rng.normal(size=(6, 6)))[0]
+    X = (U * np.sqrt(30 * np.geomspace(1.0, 1e-4, 6))) @ V.T
+    return LinearRegression(X, rng.normal(size=30), l2=l2), rng.normal(size=6)
+
+
+@pytest.mark.parametrize("name", sorted(methods()))
+@pytest.mark.parametrize("l2", [0.0, 1e-3])
+def test_regressions_run_as_offsets_from_the_minimizer_everywhere(name, l2):
+    # closed_form, closed_form_loss and simulate(basis="eigen") all take the offset form
+    # J* + ½ Σ a e² for a regression; each must still agree with the raw-basis run.
+    from quadsim.theory import closed_form_loss
+
+    regression, w0 = ill_regression(l2)
+    method = methods()[name]
+    if isinstance(method, Preconditioned):
+        method = Preconditioned(0.5, np.diag(np.linspace(0.5, 1.5, 6)))
+    assert regression.quadratic.frame.minimum is not None
+    steps = np.r_[0:40, 41, 100, 777, 3000]
+    raw = simulate(regression, method, w0, steps)
+    assert_same(simulate(regression, method, w0, steps, basis="eigen"), raw)
+    assert_same(closed_form(regression, method, w0, steps), raw)
+    loss = closed_form_loss(regression, method, w0, steps)
+    assert_allclose(loss, raw.loss, rtol=TRAJECTORY_RTOL, atol=0)
+    assert_allclose(raw.loss, regression.value(raw.w), rtol=TRAJECTORY_RTOL, atol=0)
+
+
+def test_regression_divergence_is_reported_as_before():
+    from quadsim.theory import closed_form_loss
+
+    regression, w0 = ill_regression()
+    method = GD(2.2 / regression.quadratic.eigenvalues[-1])
+    raw = simulate(regression, method, w0, 5000)
+    eigen = simulate(regression, method, w0, 5000, basis="eigen")
+    assert raw.diverged and eigen.diverged
+    # The bases overflow within a step or two of each other (in A·w, or in lr·a·u).
+    assert abs(eigen.diverged_at - raw.diverged_at) <= 2
+    for traj in (raw, eigen):
+        assert np.all(np.isnan(traj.w[traj.diverged_at:]))
+        assert np.all(np.isnan(traj.loss[traj.diverged_at:]))
+    theory = closed_form(regression, method, w0, [10, 10**4])
+    assert theory.diverged_at == 10**4
+    assert np.isfinite(theory.loss[0]) and np.isnan(theory.loss[1])
+    assert not np.isfinite(closed_form_loss(regression, method, w0, [10**4])[0])
+
+
+def test_long_loss_curves_do_not_drift():
+    # Consecutive records advance by r = fl(1 − h), whose rounding would compound to
+    # T·eps/2 ≈ 5e-12 over T = 1e5 steps; the kernel recomputes r^t every ANCHOR_EVERY.
+    from quadsim.kernels.closed_form import ANCHOR_EVERY
+    from quadsim.theory import closed_form_loss
+
+    regression, w0 = ill_regression()
+    method = GD(0.7)
+    T = 100 * ANCHOR_EVERY
+    curve = closed_form_loss(regression, method, w0, T)
+    checked = np.r_[1, ANCHOR_EVERY - 1, ANCHOR_EVERY + 1, T // 3, T - 1, T]
+    alone = np.array([closed_form_loss(regression, method, w0, [t])[0] for t in checked])
+    assert_allclose(curve[checked], alone, rtol=ANCHOR_EVERY * np.finfo(float).eps, atol=0)
