@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from quadsim.kernels.moments import average_companions, gaussian_moments, propagate_moments
+from quadsim.kernels.lucas import average_companions
+from quadsim.kernels.moments import gaussian_moments, loss_statistics, propagate_moments
 from quadsim.methods import _TwoStepMethod
 from quadsim.problems import SpectralFrame
 from quadsim.schedules import constant_runs
@@ -90,18 +91,12 @@ def loss_moments(frame: SpectralFrame, centre: np.ndarray, variance: np.ndarray,
     problem. For Gaussian axes that are independent,
     ``Var J = Σ_j var_j (a_j mean_j + b̃_j)² + ½ a_j² var_j²``.
     """
-    a, b = frame.eigenvalues, frame.b
-    moving = a != 0.0
     u_star, floor = minimum(frame)
-    with np.errstate(over="ignore", invalid="ignore"):
-        mean = np.where(moving, u_star + centre, centre)
-        loss = floor + np.sum(np.where(moving, 0.5 * a * (centre**2 + variance), b * centre),
-                              axis=1)
-        loss_var = None
-        if independent:
-            slope = np.where(moving, a * centre, b)
-            loss_var = np.sum(variance * slope**2 + 0.5 * (a * variance) ** 2, axis=1)
-    return mean, loss, loss_var
+    K = centre.shape[0]
+    mean, loss, loss_var = np.empty_like(centre), np.empty(K), np.empty(K)
+    loss_statistics(frame.eigenvalues, frame.b, u_star, floor, centre, variance, mean, loss,
+                    loss_var)
+    return mean, loss, loss_var if independent else None
 
 
 def first_bad_step(steps: np.ndarray, *curves: np.ndarray | None) -> int | None:

@@ -25,7 +25,7 @@ from quadsim._validation import (
     as_unit_interval,
     as_vector,
 )
-from quadsim.kernels.moments import companions
+from quadsim.kernels.lucas import companions
 from quadsim.problems import Quadratic, SpectralFrame, as_quadratic
 from quadsim.schedules import Schedule
 

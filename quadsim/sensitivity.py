@@ -208,15 +208,16 @@ def closed_form_tangents(family: AffineFamily, theta: object, method: object, w0
     L_eigen, R_eigen = Q.T @ family.L, family.R @ Q
     excess = u0 - u_star
     d = frame.dim
-    # Pairs of GD roots (r_j, r_i): a 2×2 companion with trace r_j + r_i, det r_j r_i.
+    # Pairs of GD roots (r_j, r_i): a 2×2 companion with trace r_j + r_i, det r_j r_i,
+    # gap (1 − r_j)(1 − r_i), 1 − det and far side (1 + r_j)(1 + r_i) from the h's.
     r = 1.0 - h
-    trace = (r[:, None] + r[None, :]).ravel()
-    det = (r[:, None] * r[None, :]).ravel()
-    quarter = (0.5 * (h[None, :] - h[:, None]).ravel()) ** 2
-    gap = (h[:, None] * h[None, :]).ravel()
-    pair_sums, _, _ = companion_sequences(trace, det, quarter, gap, t)
+    hj, hi = h[:, None], h[None, :]
+    pair_comp = np.stack([(r[:, None] + r[None, :]).ravel(), (r[:, None] * r[None, :]).ravel(),
+                          (0.5 * (hi - hj).ravel()) ** 2, (hj * hi).ravel(),
+                          (hj + hi - hj * hi).ravel(), ((2.0 - hj) * (2.0 - hi)).ravel()])
+    pair_sums, _, _ = companion_sequences(pair_comp, t)
     pairs = pair_sums.reshape(t.shape[0], d, d)  # D_t(r_j, r_i)
-    _, _, geometric = companion_sequences(r, np.zeros(d), 0.25 * r**2, h, t)  # G_t(r)
+    _, _, geometric = companion_sequences(method.companion(h), t)  # G_t(r)
     diagonal = np.einsum("kjj->kj", pairs)
     out = (geometric[:, :, None] * source_at_star
            + (diagonal * excess)[:, :, None] * linear_isotropic
@@ -259,14 +260,14 @@ def closed_form_optimizer_tangents(problem: object, method: object, w0: object,
     u0 = frame.to_eigen(w0)
     a, lr, gamma = frame.eigenvalues, method.lr, method.lookahead
     h = lr * a
-    trace, det, quarter = method.transition(h)
+    comp = method.companion(h)
+    det = comp[1]
     t = run.steps.astype(np.float64)
-    s_t, _, forcing = companion_sequences(trace, det, quarter, h, t)
+    s_t, _, forcing = companion_sequences(comp, t)
     before = np.maximum(t - 1.0, 0.0)
-    C_prev = np.where(t[:, None] > 0.0,
-                      lucas_trace_derivative(trace, det, quarter, h, before), 0.0)
-    C_t = lucas_trace_derivative(trace, det, quarter, h, t)
-    C_next = lucas_trace_derivative(trace, det, quarter, h, t + 1.0)
+    C_prev = np.where(t[:, None] > 0.0, lucas_trace_derivative(comp, before), 0.0)
+    C_t = lucas_trace_derivative(comp, t)
+    C_next = lucas_trace_derivative(comp, t + 1.0)
     singular = h == 0.0
     safe_h = np.where(singular, 1.0, h)
     slope = 1.0 if isinstance(method, Nesterov) else 0.0

@@ -8,8 +8,11 @@ s_{n+1} = τ s_n − δ s_{n−1}`` of the companion matrix, its solution is
     u_t = (s_{t+1} − δ s_t) u_0 + f·P_t,       P_t = s_1 + … + s_t,
 
 and :func:`companion_sequences` evaluates ``s_t`` and ``P_t`` in closed form from the
-roots, in O(1) per axis and recorded step whatever ``t`` is, accurately at double
-roots and as a root approaches 1 (``a → 0``), where ``P_t`` becomes the linear drift.
+roots (:mod:`quadsim.kernels.lucas`), in O(1) per axis and recorded step whatever ``t``
+is, accurately at double roots and as a root approaches 1 (``a → 0``), where ``P_t``
+becomes the linear drift. A whole trajectory is recorded by
+:func:`~quadsim.kernels.lucas.companion_records`, which advances consecutive records by
+the recurrence itself.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ import numpy as np
 
 from quadsim._validation import as_step_indices, as_times, as_vector
 from quadsim.axes import axis_moments, first_bad_step, loss_moments
-from quadsim.kernels.closed_form import gd_loss_curve
-from quadsim.methods import GD, GradientFlow, Momentum, Nesterov, Preconditioned, _TwoStepMethod
+from quadsim.kernels.lucas import companion_records, lucas_table
+from quadsim.methods import GD, GradientFlow, Momentum, Nesterov, _TwoStepMethod
 from quadsim.problems import Quadratic, SpectralFrame, as_quadratic
 from quadsim.results import Trajectory
 
@@ -35,98 +38,36 @@ def check_method(method: object) -> _TwoStepMethod | GradientFlow:
     return method
 
 
-def companion_sequences(trace: np.ndarray, det: np.ndarray, quarter_discriminant: np.ndarray,
-                        gap: np.ndarray, n: np.ndarray
+def companion_sequences(comp: np.ndarray, n: np.ndarray
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Closed forms of ``s_n``, ``s_{n+1}`` and ``P_n = s_1 + … + s_n``.
 
     ``s`` is the Lucas sequence of the companion matrix ``[[τ, −δ], [1, 0]]``:
     ``s_0 = 0``, ``s_1 = 1``, ``s_{n+1} = τ s_n − δ s_{n−1}``; ``P_n`` is the response
-    to a unit constant forcing.
+    to a unit constant forcing. Evaluated by the kernels' own
+    :func:`quadsim.kernels.lucas.lucas` (see its notes for the forms).
 
     Parameters
     ----------
-    trace, det, quarter_discriminant, gap : ndarray, shape (d,)
-        ``τ``, ``δ``, ``τ²/4 − δ`` and ``1 − τ + δ = (1 − λ+)(1 − λ−)`` per axis. The
-        last two are passed in so that the caller can compute them without
-        cancellation: ``τ²/4 − δ`` near a double root, and the gap (``lr·a`` for every
-        method here) near ``a = 0``, where a root approaches 1 and ``τ`` alone has lost
-        the digits that ``λ^n`` needs for large ``n``.
+    comp : ndarray, shape (6, d)
+        The companions as rows ``(τ, δ, τ²/4 − δ, gap, 1 − δ, far_side)``, from
+        :meth:`~quadsim.methods._TwoStepMethod.companion`: ``τ²/4 − δ`` computed in
+        factored form (accurate near a double root), ``gap = 1 − τ + δ``, ``1 − δ`` and
+        ``far_side = 1 + τ + δ`` from the method's parameters (accurate where a root
+        nears ±1 and ``τ`` alone has lost the digits that ``λ^n`` needs for large ``n``).
     n : ndarray, shape (K,)
         Non-negative integer indices (any dtype).
 
     Returns
     -------
     s_n, s_next, forcing : ndarray, shape (K, d)
-
-    Notes
-    -----
-    Complex roots ``ρe^{±iθ}``: ``s_n = ρ^n sin(nθ)/(ρ sin θ)`` and ``P_n`` from the
-    fixed point, ``P_n = (1 − s_{n+1} + δ s_n)/gap`` (the gap is not small there).
-    Real roots ``|λ+| >= |λ−|``: for one sign, ``s_n = (±1)^{n−1} |λ+|^n/ρ ·
-    (1 − e^{−2nφ})/(2 sinh φ)`` with ``λ± = ±ρe^{±φ}`` (→ ``n ρ^{n−1}`` at a double
-    root, without cancellation); for opposite signs or a zero root, the difference
-    quotient ``(λ+^n − λ−^n)/(λ+ − λ−)``. Then ``P_n`` is the second divided difference
-    of ``x^{n+1}`` at ``1, λ+, λ−``: ``P_n = (G_n − s_{n+1})/(1 − λ−)`` with
-    ``G_n = (1 − λ+^{n+1})/(1 − λ+)``, evaluated by ``expm1``/``log1p`` and
-    ``1 − λ+ = gap/(1 − λ−)``; at ``a = 0`` (``λ+ = 1``) this is ``G_n = n + 1``, the
-    exact linear drift.
     """
-    n = np.asarray(n, dtype=np.float64)[:, None]
-    half = 0.5 * trace
-    shape = (n.shape[0], trace.shape[0])
+    comp = np.ascontiguousarray(comp, dtype=np.float64)
+    n = np.ascontiguousarray(n, dtype=np.float64)
+    shape = (n.shape[0], comp.shape[1])
     s_n, s_next, forcing = np.empty(shape), np.empty(shape), np.empty(shape)
-    complex_roots = quarter_discriminant < 0.0
-    real = ~complex_roots
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        if np.any(complex_roots):
-            # Roots m ± iω; ρ from m and ω (not √δ) keeps s_1 = 1 exactly.
-            omega = np.sqrt(-quarter_discriminant[complex_roots])
-            rho = np.hypot(half[complex_roots], omega)
-            theta = np.arctan2(omega, half[complex_roots])
-
-            def lucas(k: np.ndarray) -> np.ndarray:
-                return np.exp(k * np.log(rho)) * np.sin(k * theta) / omega
-
-            s_n[:, complex_roots] = lucas(n)
-            s_next[:, complex_roots] = lucas(n + 1.0)
-            forcing[:, complex_roots] = (1.0 - s_next[:, complex_roots]
-                                         + det[complex_roots] * s_n[:, complex_roots]
-                                         ) / gap[complex_roots]
-        if np.any(real):
-            m, delta, gap_real = half[real], det[real], gap[real]
-            spread = np.sqrt(quarter_discriminant[real])
-            big = m + np.copysign(spread, m)  # the root of largest modulus
-            zero = big == 0.0
-            small = np.where(zero, 0.0, delta / np.where(zero, 1.0, big))
-            # 1 − λ+ without cancellation when λ+ → 1.
-            one_minus_big = np.where((m > 0.0) & (small != 1.0),
-                                     gap_real / np.where(small == 1.0, 1.0, 1.0 - small),
-                                     1.0 - big)
-            log_big = np.where(m > 0.0, np.log1p(-one_minus_big), np.log(np.abs(big)))
-            phi = np.arcsinh(spread / np.sqrt(np.where(delta > 0.0, delta, 1.0)))
-            double = phi == 0.0
-            sinh_phi = 2.0 * np.sinh(np.where(double, 1.0, phi))
-
-            def big_power(k: np.ndarray) -> np.ndarray:
-                power = np.exp(k * log_big)
-                return np.where((big < 0.0) & (np.mod(k, 2.0) == 1.0), -power, power)
-
-            def lucas(k: np.ndarray) -> np.ndarray:
-                ratio = np.where(double, k, -np.expm1(-2.0 * k * phi) / sinh_phi)
-                same_sign = big_power(k) * np.sign(big) * np.exp(phi - log_big) * ratio
-                opposite = (big_power(k) - small**k) / np.where(zero, 1.0, big - small)
-                opposite = np.where(zero, (k == 1.0).astype(np.float64), opposite)
-                return np.where(delta > 0.0, same_sign, opposite)
-
-            s_n[:, real] = lucas(n)
-            s_next[:, real] = lucas(n + 1.0)
-            unit_root = one_minus_big == 0.0
-            geometric = np.where(
-                unit_root, n + 1.0,
-                np.where(big > 0.0, -np.expm1((n + 1.0) * log_big), 1.0 - big_power(n + 1.0))
-                / np.where(unit_root, 1.0, one_minus_big))
-            forcing[:, real] = (geometric - s_next[:, real]) / (1.0 - small)
+        lucas_table(comp, n, s_n, s_next, forcing)
     return s_n, s_next, forcing
 
 
@@ -152,9 +93,7 @@ def _odd_binomial_sums(n: np.ndarray, terms: int) -> list[np.ndarray]:
     return sums
 
 
-def lucas_trace_derivative(trace: np.ndarray, det: np.ndarray,
-                           quarter_discriminant: np.ndarray, gap: np.ndarray,
-                           n: np.ndarray) -> np.ndarray:
+def lucas_trace_derivative(comp: np.ndarray, n: np.ndarray) -> np.ndarray:
     """``C_n = ∂s_n/∂τ = Σ_{k=0}^{n} s_k s_{n−k}`` in closed form, shape (K, d).
 
     With it ``∂s_n/∂δ = −C_{n−1}``. Arguments as in :func:`companion_sequences`.
@@ -171,7 +110,8 @@ def lucas_trace_derivative(trace: np.ndarray, det: np.ndarray,
     """
     from math import factorial
 
-    _, s_next, _ = companion_sequences(trace, det, quarter_discriminant, gap, n)
+    trace, det, quarter_discriminant = comp[0], comp[1], comp[2]
+    _, s_next, _ = companion_sequences(comp, n)
     n = np.asarray(n, dtype=np.float64)[:, None]
     half = 0.5 * trace
     out = np.empty((n.shape[0], trace.shape[0]))
@@ -235,15 +175,32 @@ def offset_start(frame: SpectralFrame, u0: np.ndarray) -> tuple[np.ndarray, bool
     return u0 - u_star, True
 
 
-def _discrete_closed_form(frame: SpectralFrame, method: _TwoStepMethod, start: np.ndarray,
-                          offset: bool, steps: np.ndarray) -> np.ndarray:
-    # u_t = (s_{t+1} − δ s_t) u_0 + P_t · (−lr b̃), from u_{−1} = u_0; b̃ = 0 for e_t.
-    h = method.lr * frame.eigenvalues
-    trace, det, quarter_discriminant = method.transition(h)
-    s_t, s_next, forcing = companion_sequences(trace, det, quarter_discriminant, h, steps)
+def _discrete_records(frame: SpectralFrame, method: _TwoStepMethod, u0: np.ndarray,
+                      steps: np.ndarray, keep: bool) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Per-axis closed form at `steps` (:func:`~quadsim.kernels.lucas.companion_records`).
+
+    ``u_t = (s_{t+1} − δ s_t) u_0 − lr·b̃·P_t`` from ``u_{−1} = u_0``; where the frame
+    knows ``J*`` the axes run as offsets ``e = u − u*`` (``b̃ = 0``, :func:`offset_start`).
+
+    Returns
+    -------
+    records : ndarray, shape (K, d) (or (K, 0) when not `keep`)
+        ``u_t``, or ``e_t`` when offset.
+    loss : ndarray, shape (K,)
+    offset : bool
+    """
+    start, offset = offset_start(frame, u0)
+    if offset:
+        forcing, b, c = np.zeros(frame.dim), np.zeros(frame.dim), float(frame.minimum or 0.0)
+    else:
+        forcing, b, c = method.lr * frame.b, frame.b, frame.c
+    records = np.empty((steps.shape[0], frame.dim if keep else 0))
+    loss = np.empty(steps.shape[0])
     with np.errstate(over="ignore", invalid="ignore"):
-        homogeneous = (s_next - det * s_t) * start
-        return homogeneous if offset else homogeneous - (method.lr * frame.b) * forcing
+        companion_records(method.companion(method.lr * frame.eigenvalues), forcing,
+                          np.ascontiguousarray(start), frame.eigenvalues, b, c,
+                          offset, steps, records, loss)
+    return records, loss, offset
 
 
 def _flow_closed_form(frame: SpectralFrame, start: np.ndarray, offset: bool,
@@ -258,20 +215,22 @@ def _flow_closed_form(frame: SpectralFrame, start: np.ndarray, offset: bool,
 
 
 def trajectory_from_eigen(frame: SpectralFrame, steps: np.ndarray, u: np.ndarray,
-                          diverged_at: int | None = None, *,
-                          offset: bool = False) -> Trajectory:
+                          diverged_at: int | None = None, *, offset: bool = False,
+                          loss: np.ndarray | None = None) -> Trajectory:
     """Map eigen-coordinates to a :class:`Trajectory`; non-finite records end the run.
 
     With ``offset`` the records are ``e = u − u*`` (see :func:`offset_start`) and the
-    loss is ``J* + ½ Σ a e²``; else they are ``u`` and the loss ``Σ (½ a u² + b̃ u) + c``.
-    With ``diverged_at`` None, the first record with a non-finite coordinate marks
-    divergence, and it and every later record are set to NaN.
+    loss is ``J* + ½ Σ a e²``; else they are ``u`` and the loss ``Σ (½ a u² + b̃ u) + c``
+    (computed here unless the caller's kernel has: `loss`). The records are mapped to
+    ``w`` by one matrix product. With ``diverged_at`` None, the first record with a
+    non-finite coordinate marks divergence, and it and every later record are set to
+    NaN.
     """
     with np.errstate(over="ignore", invalid="ignore"):
         if offset:
-            loss = frame.value_from_offset(u)
+            loss = frame.value_from_offset(u) if loss is None else loss
             u = u + frame.stationary_point
-        else:
+        elif loss is None:
             loss = frame.value(u)
         w = frame.from_eigen(u)
     if diverged_at is None:
@@ -339,9 +298,8 @@ def closed_form(problem: object, method: object, w0: object, steps: object) -> T
     indices = as_step_indices(steps)
     if method.schedule is not None or method.ema is not None:
         return _transition_product(frame, method, frame.to_eigen(w0), indices)
-    return trajectory_from_eigen(
-        frame, indices, _discrete_closed_form(frame, method, start, offset, indices),
-        offset=offset)
+    records, loss, offset = _discrete_records(frame, method, frame.to_eigen(w0), indices, True)
+    return trajectory_from_eigen(frame, indices, records, offset=offset, loss=loss)
 
 
 def _transition_product(frame: SpectralFrame, method: _TwoStepMethod, u0: np.ndarray,
@@ -362,12 +320,13 @@ def _transition_product(frame: SpectralFrame, method: _TwoStepMethod, u0: np.nda
 def closed_form_loss(problem: object, method: object, w0: object, steps: object) -> np.ndarray:
     """The loss curve ``J(w_t)`` alone, from the closed form, at the recorded steps.
 
-    For GD and preconditioned GD a Numba kernel evaluates, per axis with ``r = 1 − lr·a``,
-    ``u_t = r^t u_0 − lr·b̃·Σ_{k<t} r^k`` and sums ``½ a u_t² + b̃ u_t``: O(d) per record
-    whatever ``t`` is, one multiply-add per axis between consecutive records, and no
-    mapping back to ``w`` (see :mod:`quadsim.kernels.closed_form`). For a regression it
-    runs on the offsets ``e = u − u*`` (``b̃ = 0``) and sums ``J* + ½ Σ a e_t²`` (see
-    :func:`offset_start`). Other methods, and schedules, take ``closed_form(...).loss``.
+    A Numba kernel evaluates, per axis, ``u_t = (s_{t+1} − δ s_t) u_0 − lr·b̃·P_t`` (for
+    GD ``s_t = r^{t−1}``, ``r = 1 − lr·a``) and sums ``½ a u_t² + b̃ u_t``: O(d) per record
+    whatever ``t`` is, a few multiply-adds per axis between consecutive records, and no
+    mapping back to ``w`` (:func:`~quadsim.kernels.lucas.companion_records`). For a
+    regression it runs on the offsets ``e = u − u*`` (``b̃ = 0``) and sums
+    ``J* + ½ Σ a e_t²`` (see :func:`offset_start`). Schedules, moving averages and
+    gradient flow take ``closed_form(...).loss``.
 
     Parameters
     ----------
@@ -385,18 +344,13 @@ def closed_form_loss(problem: object, method: object, w0: object, steps: object)
     """
     quadratic = as_quadratic(problem)
     method = check_method(method)
-    if not isinstance(method, (GD, Preconditioned)) or method.schedule is not None:
+    if isinstance(method, GradientFlow) or method.schedule is not None \
+            or method.ema is not None:
         return closed_form(quadratic, method, w0, steps).loss
     w0 = as_vector(w0, "w0", quadratic.dim)
-    indices = as_step_indices(steps)
     frame = method.frame(quadratic)
-    start, offset = offset_start(frame, frame.to_eigen(w0))
-    b, c = (np.zeros(frame.dim), frame.minimum) if offset else (frame.b, frame.c)
-    loss = np.empty(indices.shape[0])
-    with np.errstate(over="ignore", invalid="ignore"):
-        gd_loss_curve(frame.eigenvalues, b, float(c), method.lr,  # type: ignore[arg-type]
-                      np.ascontiguousarray(start), indices, loss)
-    return loss
+    return _discrete_records(frame, method, frame.to_eigen(w0), as_step_indices(steps),
+                             False)[1]
 
 
 def _axes(problem: object, method: object

@@ -20,7 +20,7 @@ from quadsim import (
     moments,
     schedules,
 )
-from quadsim.kernels.moments import square_sums
+from quadsim.kernels.lucas import square_sums
 
 #: Closed forms against the float64 recursion iterated over ≤ 300 steps: both exact up to
 #: rounding, which the iteration accumulates step by step.

@@ -384,7 +384,7 @@ def test_regression_divergence_is_reported_as_before():
 def test_long_loss_curves_do_not_drift():
     # Consecutive records advance by r = fl(1 − h), whose rounding would compound to
     # T·eps/2 ≈ 5e-12 over T = 1e5 steps; the kernel recomputes r^t every ANCHOR_EVERY.
-    from quadsim.kernels.closed_form import ANCHOR_EVERY
+    from quadsim.kernels.lucas import ANCHOR_EVERY
     from quadsim.theory import closed_form_loss
 
     regression, w0 = ill_regression()

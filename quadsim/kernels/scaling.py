@@ -23,7 +23,8 @@ import numba
 import numpy as np
 
 from quadsim.kernels._jit import jit_inline, jit_parallel
-from quadsim.kernels.moments import average_companion, axis_statistics, companion
+from quadsim.kernels.lucas import average_companion, companion
+from quadsim.kernels.moments import axis_statistics
 
 
 @jit_inline
