@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from quadsim._validation import as_batch_size, as_rng_root
-from quadsim.kernels.ensemble import gaussian_runs, minibatch_runs
+from quadsim.kernels.ensemble import gaussian_runs, minibatch_runs, plain_minibatch_runs
 from quadsim.kernels.random import run_states
 from quadsim.methods import Preconditioned, _TwoStepMethod
 from quadsim.noise import Minibatch, NoiseModel, NoisyQuadratic
@@ -52,10 +52,18 @@ def simulate_ensemble(model: NoiseModel, method: _TwoStepMethod, w0: np.ndarray,
         else:
             assert isinstance(model, Minibatch)
             X, metric = model.design(frame)
-            data = (X, model.regression.y, model.regression.l2,
-                             _IDENTITY if metric is None else metric)
-            minibatch_runs(*data, curvature, b, quadratic.c, P, model.batch_size,
-                           model.sampling, lrs, *common)
+            y, l2 = model.regression.y, model.regression.l2
+            plain = (metric is None and P.shape[0] == 0 and not keep_average
+                     and method.momentum == 0.0 and method.lookahead == 0.0
+                     and lrs.shape[0] == 1)
+            if plain:
+                plain_minibatch_runs(X, y, l2, curvature, b, quadratic.c, model.batch_size,
+                                     model.sampling, float(lrs[0]), start, steps, states, w,
+                                     loss, diverged)
+            else:
+                minibatch_runs(X, y, l2, _IDENTITY if metric is None else metric, curvature,
+                               b, quadratic.c, P, model.batch_size, model.sampling, lrs,
+                               *common)
     if frame is not None:
         w = frame.from_eigen(w)
         if keep_average:

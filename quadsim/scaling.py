@@ -151,14 +151,17 @@ def _general_steps(problem: object, method: _TwoStepMethod, target: float, w0: n
 
 
 def scan_steps_to_target(problem: object, methods: Sequence[object], target: float,
-                         w0: object, *, ema: bool = False,
-                         max_steps: int = DEFAULT_MAX_STEPS) -> np.ndarray:
+                         w0: object, *, ema: bool = False, max_steps: int = DEFAULT_MAX_STEPS,
+                         guesses: np.ndarray | None = None) -> np.ndarray:
     """:func:`steps_to_target` of each candidate method, shape (M,), −1 where never.
 
     Constant-lr GD, heavy ball, Nesterov and preconditioned GD (and GD's moving average)
     on Gaussian noise take a Numba kernel that searches all candidates in parallel,
     O(d·log T) each, with axes of equal curvature and noise grouped; the rest take the
-    same search on :func:`moments`.
+    same search on :func:`moments`. ``guesses`` (shape (M,), 0 for none) are answers
+    of a nearby problem (the previous batch size, say): where the expected loss is
+    known to fall monotonically (plain SGD starting above its noise floor on every
+    axis) the search starts there, with the same result and fewer evaluations.
     """
     quadratic = as_quadratic(problem)
     w0 = as_vector(w0, "w0", quadratic.dim)
@@ -198,9 +201,11 @@ def scan_steps_to_target(problem: object, methods: Sequence[object], target: flo
         rows = [_fast_row(candidates[m], ema, noise_scale) for m in members]
         params = np.stack([row for row in rows if row is not None])
         found = np.empty(len(members), dtype=np.int64)
+        starts = (np.zeros(len(members), dtype=np.int64) if guesses is None
+                  else np.ascontiguousarray(np.maximum(guesses[members], 0), dtype=np.int64))
         with np.errstate(over="ignore", invalid="ignore"):
             steps_to_target_grid(axes.a, axes.e0, axes.noise, axes.weight, params, excess,
-                                 max_steps, found)
+                                 max_steps, starts, found)
         out[members] = found
     return out
 
@@ -328,9 +333,13 @@ def batch_size_scaling(model: NoisyQuadratic, methods: Sequence[object], target:
         raise ValueError("`batch_sizes` must be increasing positive integers; got "
                          f"{batch_sizes!r}")
     candidates = tuple(check_discrete(method) for method in methods)
-    grid = np.stack([scan_steps_to_target(model.with_batch_size(int(B)), candidates, target,
-                                          w0, ema=ema, max_steps=max_steps)
-                     for B in sizes])
+    rows: list[np.ndarray] = []
+    for B in sizes:
+        # Perfect scaling halves the steps per doubling of B: a good place to start.
+        guesses = None if not rows else rows[-1] // 2
+        rows.append(scan_steps_to_target(model.with_batch_size(int(B)), candidates, target,
+                                         w0, ema=ema, max_steps=max_steps, guesses=guesses))
+    grid = np.stack(rows)
     reached = np.where(grid >= 0, grid, np.iinfo(np.int64).max)
     best_index = np.argmin(reached, axis=1)
     steps = np.where(grid[np.arange(sizes.size), best_index] >= 0,

@@ -168,3 +168,13 @@ def test_bad_scaling_inputs():
     with pytest.raises(ValueError, match="drop its `schedule` and `ema`"):
         greedy_schedule(nqm(), GD(0.1, ema=0.5), W0, 10)
     assert_array_equal(scan_steps_to_target(nqm(), [], 0.1, W0), np.zeros(0, dtype=np.int64))
+
+
+def test_guesses_change_the_work_not_the_answer():
+    grid = method_grid(GD, lr=np.geomspace(1e-3, 1.9, 25))
+    plain = scan_steps_to_target(nqm(), grid, 0.05, W0)
+    for scale in (0.1, 0.5, 1.0, 3.0):
+        guesses = np.maximum((plain * scale).astype(np.int64), 0)
+        assert_array_equal(scan_steps_to_target(nqm(), grid, 0.05, W0, guesses=guesses), plain)
+    assert_array_equal(scan_steps_to_target(nqm(), grid, 0.05, W0,
+                                            guesses=np.full(25, 10**8)), plain)

@@ -66,22 +66,58 @@ def _excess(plain, a, e0, noise, weight, zero, lr, noise_scale, gain, comp, log_
 
 @jit_inline
 def _first_step_below(plain, a, e0, noise, weight, zero, lr, noise_scale, gain, comp,
-                      log_decay, stationary, target, max_steps):
+                      log_decay, stationary, target, max_steps, guess):
     """First ``t <= max_steps`` with excess ``<= target``, or −1.
 
-    Doubling ``t`` brackets the crossing, ``(low, high]``; the bracket then shrinks by
-    regula falsi on the logarithm of the excess (nearly linear in ``t`` while the loss
+    Doubling ``t`` from 1 brackets the crossing, ``(low, high]``; the bracket then shrinks
+    by regula falsi on the logarithm of the excess (nearly linear in ``t`` while the loss
     decays geometrically), with the Illinois modification and a bisection step
     whenever the interpolation would not shrink it by a quarter, down to width 1. A
     non-finite excess (a diverging run) counts as above the target.
+
+    Plain SGD whose every axis starts at or above its stationary excess has an expected
+    loss that decreases monotonically to ``Σ stationary``: then a target below that is
+    never reached (−1 at once), and the bracket may start from ``guess`` (``> 0``: a
+    nearby candidate's answer) instead of from 1, with the same result.
     """
     start = _excess(plain, a, e0, noise, weight, zero, lr, noise_scale, gain, comp,
                     log_decay, stationary, 0.0)
     if start <= target:
         return 0
+    monotone = plain
+    floor = 0.0
+    if plain:
+        for j in range(a.shape[0]):
+            begin = 0.5 * a[j] * e0[j] * e0[j]
+            if not (log_decay[j] < 0.0 and begin >= stationary[j]):
+                monotone = False
+            floor += weight[j] * stationary[j]
+        if monotone and floor > target:
+            return -1
     log_target = np.log(target) if target > 0.0 else -np.inf
     low, high = 0, 1
-    while True:
+    bracketed = False
+    if monotone and guess > 1:
+        probe = min(guess, max_steps)
+        value = _excess(plain, a, e0, noise, weight, zero, lr, noise_scale, gain, comp,
+                        log_decay, stationary, np.float64(probe))
+        if value <= target:  # halve down to a step still above the target
+            high = probe
+            bracketed = True
+            while high > 1:
+                half = high // 2
+                below = _excess(plain, a, e0, noise, weight, zero, lr, noise_scale, gain,
+                                comp, log_decay, stationary, np.float64(half))
+                if below > target:
+                    low, start = half, below
+                    break
+                high, value = half, below
+        elif probe == max_steps:
+            return -1
+        else:
+            low, start = probe, value
+            high = min(2 * probe, max_steps)
+    while not bracketed:
         value = _excess(plain, a, e0, noise, weight, zero, lr, noise_scale, gain, comp,
                         log_decay, stationary, np.float64(high))
         if value <= target:
@@ -97,12 +133,12 @@ def _first_step_below(plain, a, e0, noise, weight, zero, lr, noise_scale, gain, 
         width = high - low
         middle = low + width // 2
         if np.isfinite(g_low) and np.isfinite(g_high) and g_low > g_high:
-            guess = low + int(width * g_low / (g_low - g_high))
-            if low + width // 8 < guess < high - width // 8:
-                middle = guess
-            elif guess <= low:
+            guessed = low + int(width * g_low / (g_low - g_high))
+            if low + width // 8 < guessed < high - width // 8:
+                middle = guessed
+            elif guessed <= low:
                 middle = low + 1
-            elif guess >= high:
+            elif guessed >= high:
                 middle = high - 1
         middle = min(max(middle, low + 1), high - 1)
         value = _excess(plain, a, e0, noise, weight, zero, lr, noise_scale, gain, comp,
@@ -118,8 +154,12 @@ def _first_step_below(plain, a, e0, noise, weight, zero, lr, noise_scale, gain, 
 
 
 @jit_parallel
-def steps_to_target_grid(a, e0, noise, weight, params, target, max_steps, out):
-    """``out[m]``: the first step at which candidate ``m``'s excess is ``<= target``, or −1."""
+def steps_to_target_grid(a, e0, noise, weight, params, target, max_steps, guesses, out):
+    """``out[m]``: the first step at which candidate ``m``'s excess is ``<= target``, or −1.
+
+    ``guesses[m] > 0`` is a nearby candidate's answer, where the search may start (see
+    :func:`_first_step_below`); 0 for none.
+    """
     d = a.shape[0]
     zero = np.zeros(d)
     for m in numba.prange(params.shape[0]):
@@ -145,4 +185,4 @@ def steps_to_target_grid(a, e0, noise, weight, params, target, max_steps, out):
             if rho >= 0.0:
                 gain = 1.0 - rho
         out[m] = _first_step_below(plain, a, e0, noise, weight, zero, lr, noise_scale, gain,
-                                   comp, log_decay, stationary, target, max_steps)
+                                   comp, log_decay, stationary, target, max_steps, guesses[m])
