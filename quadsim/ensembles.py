@@ -47,8 +47,9 @@ def simulate_ensemble(model: NoiseModel, method: _TwoStepMethod, w0: np.ndarray,
               ema_loss, diverged)
     with np.errstate(over="ignore", invalid="ignore"):
         if isinstance(model, NoisyQuadratic):
-            gaussian_runs(curvature, b, quadratic.c, model.factor(frame),
-                          1.0 / np.sqrt(model.batch_size), P, lrs, *common)
+            factor = model.factor(frame)
+            scale = 1.0 / np.sqrt(model.batch_size) if np.any(factor) else 0.0
+            gaussian_runs(curvature, b, quadratic.c, factor, scale, P, lrs, *common)
         else:
             assert isinstance(model, Minibatch)
             X, metric = model.design(frame)

@@ -9,8 +9,8 @@ from quadsim._validation import as_choice, as_step_indices, as_times, as_vector
 from quadsim.ensembles import simulate_ensemble
 from quadsim.kernels._blas import BLAS_MIN_DIM, dsymv
 from quadsim.kernels.trajectory import two_step_eigen, two_step_raw
-from quadsim.methods import GradientFlow, Preconditioned
-from quadsim.noise import as_noise_model
+from quadsim.methods import GradientFlow, Preconditioned, _TwoStepMethod
+from quadsim.noise import NoisyQuadratic, as_noise_model
 from quadsim.problems import Quadratic, as_quadratic
 from quadsim.results import Ensemble, Trajectory
 from quadsim.theory import check_method, closed_form, offset_start, trajectory_from_eigen
@@ -87,6 +87,13 @@ def simulate(problem: object, method: object, w0: object, steps: object, *,
     if model is None and (runs is not None or rng is not None):
         raise TypeError("`runs` and `rng` need a noise model (NoisyQuadratic or Minibatch); "
                         f"got a deterministic {type(problem).__name__}")
+    if model is None and isinstance(method, _TwoStepMethod) and (
+            method.schedule is not None or method.ema is not None):
+        # The deterministic problem is the noise-free case of the stochastic kernels,
+        # which take per-step learning rates and keep the moving average.
+        silent = NoisyQuadratic(quadratic, np.zeros(quadratic.dim))
+        ensemble = simulate_ensemble(silent, method, w0, as_step_indices(steps), basis, 1, 0)
+        return ensemble.run(0)
     if model is not None:
         if isinstance(method, GradientFlow):
             raise TypeError("`method` must be a discrete method on a noise model; "

@@ -19,6 +19,7 @@ from quadsim import (
     closed_form,
     moments,
     schedules,
+    simulate,
 )
 from quadsim.kernels.lucas import square_sums
 
@@ -267,3 +268,21 @@ def test_closed_form_takes_schedules_and_moving_averages(method):
     assert (run.ema is None) == (method.ema is None)
     if method.ema is not None:
         assert_allclose(run.ema_loss, quadratic.value(run.ema), rtol=1e-12)
+
+
+@pytest.mark.parametrize("basis", ["raw", "eigen"])
+@pytest.mark.parametrize("method", [GD(0.4, ema=0.9), Momentum(0.3, 0.8, ema=0.5),
+                                    Nesterov(0.25, 0.7, schedule=schedules.step_decay(7, 0.5)),
+                                    GD(0.3, schedule=schedules.cosine_decay(20))],
+                         ids=["sgd-ema", "heavy-ball-ema", "nesterov-step", "gd-cosine"])
+def test_simulate_takes_schedules_and_moving_averages(method, basis):
+    quadratic = Quadratic.from_eigenvalues([0.2, 0.5, 1.0, 1.5], [0.3, -0.2, 0.1, 0.4],
+                                           rng=3)
+    w0 = np.array([1.0, -1.0, 2.0, 0.5])
+    run = simulate(quadratic, method, w0, [0, 1, 5, 30], basis=basis)
+    theory = closed_form(quadratic, method, w0, [0, 1, 5, 30])
+    assert_allclose(run.w, theory.w, rtol=1e-12, atol=1e-14)
+    assert_allclose(run.loss, theory.loss, rtol=1e-12, atol=1e-14)
+    if method.ema is not None:
+        assert_allclose(run.ema, theory.ema, rtol=1e-12, atol=1e-14)
+        assert_allclose(run.ema_loss, theory.ema_loss, rtol=1e-12, atol=1e-14)

@@ -11,7 +11,9 @@ sampled gradient ``g_t`` and a per-step learning rate:
 ``J(w_t)`` (and ``w̃_t``, ``J(w̃_t)``) at the caller's steps. ``lrs`` holds ``lr_t`` for
 every step, or one entry for a constant lr. The gradient is sampled by
 
-- :func:`gaussian_runs`: ``g = A y + b + s·F z`` with ``z ~ N(0, I)`` (``s = 1/√B``);
+- :func:`gaussian_runs`: ``g = A y + b + s·F z`` with ``z ~ N(0, I)`` (``s = 1/√B``;
+  ``s = 0`` draws nothing: the deterministic run of a method with a schedule or an
+  average);
 - :func:`minibatch_runs`: ``g = (1/B) Σ_{i∈S} x_i (x_iᵀ y − y_i) + l2·M y`` over a batch
   ``S`` of rows of ``X`` drawn with replacement (``sampling = 0``), as an independent
   subset of distinct rows each step (``1``), or by epoch-wise reshuffling (``2``: each
@@ -43,12 +45,17 @@ from quadsim.kernels.trajectory import (
 
 
 @jit_inline
-def _record(k, w, Aw, curvature, b, c, w_out, loss_out, average, ema_out, ema_loss_out):
-    """Write record ``k``: ``w``, ``J(w)`` (from ``Aw``) and the moving average's pair."""
+def _record(k, w, Aw, curvature, b, c, w_out, loss_out, average, scratch, ema_out,
+            ema_loss_out):
+    """Write record ``k``: ``w``, ``J(w)`` (from ``Aw``) and the moving average's pair.
+
+    ``scratch`` receives ``A w̃``; it must not be ``Aw``, which the caller may still need
+    (the gradient ``A w``).
+    """
     record_state(k, w, Aw, b, c, w_out, loss_out)
     if ema_out.shape[0] > 0:
-        _apply_curvature(curvature, average, Aw)
-        record_state(k, average, Aw, b, c, ema_out, ema_loss_out)
+        _apply_curvature(curvature, average, scratch)
+        record_state(k, average, scratch, b, c, ema_out, ema_loss_out)
 
 
 @jit_inline
@@ -84,18 +91,22 @@ def gaussian_run(curvature, b, c, factor_rows, noise_scale, P, lrs, beta, gamma,
         if t == steps[k]:
             if gamma != 0.0:
                 _apply_curvature(curvature, w, Aw)
-                _record(k, w, Aw, curvature, b, c, w_out, loss_out, average, ema_out,
+                _record(k, w, Aw, curvature, b, c, w_out, loss_out, average, direction, ema_out,
                         ema_loss_out)
             else:
-                _record(k, w, grad, curvature, b, c, w_out, loss_out, average, ema_out,
+                _record(k, w, grad, curvature, b, c, w_out, loss_out, average, Aw, ema_out,
                         ema_loss_out)
             k += 1
             if k == steps.shape[0]:
                 return -1
-        fill_normal(state, z)
-        _apply_curvature(factor_rows, z, noise)
-        for i in range(d):
-            grad[i] += b[i] + noise_scale * noise[i]
+        if noise_scale != 0.0:
+            fill_normal(state, z)
+            _apply_curvature(factor_rows, z, noise)
+            for i in range(d):
+                grad[i] += b[i] + noise_scale * noise[i]
+        else:  # the noise-free case: a deterministic run with a schedule or an average
+            for i in range(d):
+                grad[i] += b[i]
         # The update is written out here: through an inlined helper it costs ~50 ns a
         # step more at d = 10 (measured; numba's inlining keeps LLVM from fusing it).
         lr = lrs[0] if constant else lrs[t]
@@ -251,7 +262,7 @@ def minibatch_run(X, targets, l2, metric, curvature, b, c, P, batch_size, sampli
     while True:
         if t == steps[k]:
             _apply_curvature(curvature, w, Aw)
-            _record(k, w, Aw, curvature, b, c, w_out, loss_out, average, ema_out,
+            _record(k, w, Aw, curvature, b, c, w_out, loss_out, average, direction, ema_out,
                     ema_loss_out)
             k += 1
             if k == steps.shape[0]:
