@@ -202,7 +202,9 @@ class SpectralFrame:
         columns = X @ vectors
         H = np.ascontiguousarray(columns.T @ columns)
         axes = np.ascontiguousarray(vectors.T)
-        if jacobi_diagonalise(H, axes, JACOBI_RTOL, JACOBI_MAX_SWEEPS) < 0:
+        # Below the zero threshold of the singular values (squared, as H holds them).
+        floor = (SINGULAR_RTOL * max(n, d)) ** 2 * float(np.max(np.diag(H)))
+        if jacobi_diagonalise(H, axes, JACOBI_RTOL, JACOBI_MAX_SWEEPS, floor) < 0:
             raise np.linalg.LinAlgError(
                 f"the Jacobi iteration for the SVD of `X` did not converge in "
                 f"{JACOBI_MAX_SWEEPS} sweeps")

@@ -197,9 +197,9 @@ def test_jacobi_diagonalises_and_reports_running_out_of_sweeps():
     H = M @ M.T
     eigenvalues = np.linalg.eigvalsh(H)
     work, axes = H.copy(), np.eye(6)
-    assert jacobi_diagonalise(work, axes, JACOBI_RTOL, 1) == -1
+    assert jacobi_diagonalise(work, axes, JACOBI_RTOL, 1, 0.0) == -1
     work, axes = H.copy(), np.eye(6)
-    sweeps = jacobi_diagonalise(work, axes, JACOBI_RTOL, 30)
+    sweeps = jacobi_diagonalise(work, axes, JACOBI_RTOL, 30, 0.0)
     assert 0 < sweeps < 30
     # eigvalsh errs by eps·‖H‖ on the smallest eigenvalue (3.6e-5 here), Jacobi by less.
     assert_allclose(np.sort(np.diag(work)), eigenvalues, rtol=0, atol=LINALG_RTOL * np.max(H))

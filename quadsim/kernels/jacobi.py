@@ -16,7 +16,7 @@ from quadsim.kernels._jit import jit
 
 
 @jit
-def jacobi_diagonalise(H, axes, rtol, max_sweeps):
+def jacobi_diagonalise(H, axes, rtol, max_sweeps, floor):
     """Rotate ``H`` to diagonal form in place, applying the rotations to the rows of ``axes``.
 
     Sweeps the pairs ``p < q`` row by row; a pair is rotated when
@@ -29,6 +29,12 @@ def jacobi_diagonalise(H, axes, rtol, max_sweeps):
     with ``axes = Vᵀ`` on entry, its rows are the eigenvectors of ``V H Vᵀ``. Rows, not
     columns, so that a rotation touches contiguous memory.
 
+    A pair with a diagonal entry ``<= floor`` (an axis of the numerical null space, whose
+    eigenvalue is set to 0 afterwards) needs no relative accuracy for that entry: a pair
+    of two such axes is left alone, and a pair with one only when the rotation would
+    turn the other axis by less than ``rtol`` (``|H_pq| <= rtol·|H_qq − H_pp|``). A wide
+    X would otherwise rotate O(d·(d − n)) pairs for nothing.
+
     Returns the number of sweeps that rotated something, or −1 if the last of
     ``max_sweeps`` sweeps still rotated.
     """
@@ -40,6 +46,11 @@ def jacobi_diagonalise(H, axes, rtol, max_sweeps):
                 h_pq = H[p, q]
                 if abs(h_pq) <= rtol * np.sqrt(abs(H[p, p] * H[q, q])):
                     continue
+                if H[p, p] <= floor or H[q, q] <= floor:
+                    if H[p, p] <= floor and H[q, q] <= floor:
+                        continue
+                    if abs(h_pq) <= rtol * abs(H[q, q] - H[p, p]):
+                        continue
                 rotated = True
                 theta = (H[q, q] - H[p, p]) / (2.0 * h_pq)
                 t = 1.0 / (abs(theta) + np.sqrt(1.0 + theta * theta))
