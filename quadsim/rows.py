@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from quadsim._validation import as_float_array, as_vector
-from quadsim.kernels.rows import GEMM_MIN_DIM, two_step_rows
+from quadsim.kernels.rows import GEMM_MIN_SIZE, two_step_rows
 from quadsim.methods import GradientFlow, Preconditioned, _TwoStepMethod
 from quadsim.problems import (
     ZERO_RTOL,
@@ -139,5 +139,5 @@ def simulate_rows_raw(regression: LinearRegression, method: _TwoStepMethod, W0: 
     K, (m, d) = steps.shape[0], W0.shape
     records, loss = np.empty((K, m, d)), np.empty(K)
     diverged = two_step_rows(A, B, float(np.sum(c)), P, method.lr, method.momentum,
-                             method.lookahead, W0, steps, records, loss, d >= GEMM_MIN_DIM)
+                             method.lookahead, W0, steps, records, loss, m * d >= GEMM_MIN_SIZE)
     return Trajectory(steps, records, loss, None if diverged < 0 else int(diverged))

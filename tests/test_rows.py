@@ -23,7 +23,7 @@ from quadsim import (
     simulate,
 )
 from quadsim.families import ridge_family
-from quadsim.kernels.rows import GEMM_MIN_DIM
+from quadsim.kernels.rows import GEMM_MIN_SIZE
 
 #: Matrix-weight runs against the rows run one by one, and against the numpy loop:
 #: rounding only (the matrix product sums in another order than the vector one).
@@ -80,10 +80,11 @@ def test_matrix_weights_equal_rows_run_separately(name, how):
     assert_allclose(matrix.loss, problem.value(matrix.w), rtol=ROWS_RTOL)
 
 
-@pytest.mark.parametrize("d", [5, GEMM_MIN_DIM + 4])  # the jitted product, then BLAS
+@pytest.mark.parametrize("d", [3, GEMM_MIN_SIZE // 4 + 5])  # the jitted product, then BLAS
 @pytest.mark.parametrize("name", sorted(METHODS))
 def test_raw_matrix_kernel_against_numpy_loop(d, name):
     problem, W0 = regression(n=40, d=d, m=4, seed=d)
+    assert (4 * d >= GEMM_MIN_SIZE) == (d > 3)
     method = METHODS[name]
     if isinstance(method, Preconditioned):
         method = Preconditioned(0.4, np.diag(np.linspace(0.6, 1.4, d)) + 0.05)
@@ -215,3 +216,17 @@ def test_bad_matrix_inputs():
         problem.value(W0.T)
     with pytest.raises(ValueError, match=r"`P` must have shape \(6, 6\)"):
         simulate(problem, Preconditioned(0.1, np.eye(4)), W0, 5)
+
+
+def test_matrix_kernels_compile_one_specialisation():
+    from quadsim.kernels import rows as kernels
+
+    problem, W0 = regression()
+    simulate(problem, GD(0.1), W0.astype(np.float32), np.array([0, 2], dtype=np.int32))
+    simulate(problem, Momentum(0.1, 0.5), W0.tolist(), 3)
+    simulate(problem, Preconditioned(0.1, np.eye(6)), W0, 3)
+    simulate(Minibatch(problem, 2), GD(0.1), W0.astype(np.float32), 3, runs=2, rng=0)
+    simulate(Minibatch(problem, 2), Nesterov(0.1, 0.5, ema=0.5), W0, [0, 3], runs=2, rng=0,
+             basis="eigen")
+    assert len(kernels.two_step_rows.signatures) == 1
+    assert len(kernels.minibatch_rows_runs.signatures) == 1
