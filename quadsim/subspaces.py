@@ -163,7 +163,11 @@ class GradientSubspace:
         The simulated run.
     fraction : ndarray, shape (K,)
         ``‖G_t Q_k‖²/‖G_t‖²`` for the top-``k`` eigenvectors ``Q_k`` of ``A``, from the
-        simulated iterates (NaN where ``G_t = 0``).
+        simulated iterates (NaN where ``G_t = 0``). Once ``‖G_t‖`` is down to the
+        rounding of ``W_t A + B`` (about ``eps·‖A‖·‖W_t‖``, see :attr:`gradient_norm`)
+        its direction is rounding noise, and only the closed form still has a fraction.
+    gradient_norm : ndarray, shape (K,)
+        ``‖G_t‖_F`` of the simulated run.
     fraction_theory : ndarray, shape (K,)
         The same from the per-axis closed form, ``Σ_{top k} a² ẽ² / Σ a² ẽ²``.
     angles : ndarray, shape (K, min(k, m))
@@ -180,6 +184,7 @@ class GradientSubspace:
     k: int
     trajectory: Trajectory = field(repr=False)
     fraction: np.ndarray = field(repr=False)
+    gradient_norm: np.ndarray = field(repr=False)
     fraction_theory: np.ndarray = field(repr=False)
     angles: np.ndarray = field(repr=False)
     update_fraction: np.ndarray = field(repr=False)
@@ -299,5 +304,6 @@ def gradient_subspace(problem: object, method: object, w0: object, steps: object
         if moved.shape[1] > 0:
             update_fraction[t] = gradient_fraction(G, moved)
             update_angles[t] = _padded(principal_angles(moved, G), width)
-    return GradientSubspace(run.steps, k, run, fraction, theory, angles, update_fraction,
+    norm = np.sqrt(np.sum(gradients**2, axis=(1, 2)))
+    return GradientSubspace(run.steps, k, run, fraction, norm, theory, angles, update_fraction,
                             update_angles)
