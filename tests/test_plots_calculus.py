@@ -4,16 +4,15 @@ import numpy as np
 import pytest
 
 from quadsim import GD, LinearRegression
-from quadsim.taylor import TanhReadout, taylor_horizon
-
-pytest.importorskip("matplotlib")
-
-from quadsim.plots_calculus import (  # noqa: E402
+from quadsim.plots_calculus import (
     plot_batch_gradient_spectrum,
     plot_gradient_fraction,
     plot_taylor_horizon,
     plot_taylor_losses,
 )
+from quadsim.taylor import TanhReadout, taylor_horizon
+
+pytest.importorskip("matplotlib")  # the module imports it only when drawing
 
 
 def test_calculus_figures_draw_their_curves():
@@ -32,3 +31,5 @@ def test_calculus_figures_draw_their_curves():
     assert len(ax.lines) >= 4
     time_ax, distance_ax = plot_taylor_horizon({"seed": runs}, {"seed": 1.0})
     assert time_ax.lines[0].get_xdata().tolist() == [0.05, 0.1]
+    distances = [run.parting_distance for run in runs]
+    assert distance_ax.lines[0].get_ydata().tolist() == distances
