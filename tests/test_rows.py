@@ -186,6 +186,17 @@ def test_minibatch_rows_monte_carlo_against_summed_moments():
         assert np.all(np.abs(z) < MC_SIGMAS), z
 
 
+def test_summed_moments_carry_the_moving_average():
+    problem, W0 = regression()
+    method = Nesterov(0.2, 0.5, ema=0.7)
+    exact = moments(Minibatch(problem, 2, replace=False), method, W0, STEPS)
+    rows = [moments(Minibatch(problem.row(i), 2, replace=False), method, W0[i], STEPS)
+            for i in range(3)]
+    assert exact.ema_mean.shape == (STEPS.size, 3, 6)
+    assert_allclose(exact.ema_loss, np.sum([r.ema_loss for r in rows], axis=0), rtol=1e-14)
+    assert_allclose(exact.ema_mean, np.stack([r.ema_mean for r in rows], axis=1), rtol=1e-14)
+
+
 def test_bad_matrix_inputs():
     problem, W0 = regression()
     X = problem.X
