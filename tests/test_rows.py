@@ -31,6 +31,16 @@ ROWS_RTOL = 1e-10
 #: Ensemble runs of the matrix kernel against the vector kernel on the same seed: the
 #: same batches and the same sums, so they agree to a few ulps.
 PATH_RTOL = 1e-12
+#: Dense numpy twins of the loss, gradient and HVP: rounding only.
+DENSE_RTOL = 1e-12
+#: Sums of the very same per-row numbers (the order of the additions differs).
+SUM_RTOL = 1e-14
+#: The minimizer against numpy's pinv, and the closed form at t = 1e8 against it:
+#: κ(X)·eps-sized differences of two solvers.
+SOLVE_RTOL = 1e-10
+#: Gradient flow by expm of the augmented generator, matrix against vector (scipy's
+#: scaling and squaring reaches ~1e-12 here).
+FLOW_RTOL = 1e-9
 #: Monte Carlo bound in standard errors computed from the samples (18 comparisons:
 #: a false alarm has probability ~18 · 2Φ(−4.5) ≈ 1e-4).
 MC_SIGMAS = 4.5
@@ -107,7 +117,7 @@ def test_schedules_moving_averages_and_flow_with_matrix_weights():
     times = np.array([0.0, 0.3, 2.0, 9.0])
     flow = simulate(problem, GradientFlow(), W0, times)
     assert_rows(flow, [simulate(problem.row(i), GradientFlow(), W0[i], times)
-                       for i in range(3)], rtol=1e-9)  # expm of the augmented generator
+                       for i in range(3)], rtol=FLOW_RTOL)
     assert_rows(closed_form(problem, GradientFlow(), W0, times),
                 [closed_form(problem.row(i), GradientFlow(), W0[i], times) for i in range(3)])
     gd = GD(0.5)
@@ -120,17 +130,17 @@ def test_matrix_regression_loss_gradient_and_minimizer():
     problem, W = regression(l2=0.0)
     X, Y, n = problem.X, problem.y, problem.n_samples
     assert problem.weight_shape == (3, 6) and problem.n_outputs == 3
-    assert_allclose(problem.value(W), 0.5 / n * np.sum((X @ W.T - Y) ** 2), rtol=1e-14)
+    assert_allclose(problem.value(W), 0.5 / n * np.sum((X @ W.T - Y) ** 2), rtol=SUM_RTOL)
     assert_allclose(problem.value(np.stack([W, 2 * W])),
-                    [problem.value(W), problem.value(2 * W)], rtol=1e-14)
+                    [problem.value(W), problem.value(2 * W)], rtol=SUM_RTOL)
     A, B = X.T @ X / n, -(Y.T @ X) / n
-    assert_allclose(problem.grad(W), W @ A + B, rtol=1e-12, atol=1e-14)
-    assert_allclose(problem.hvp(W), W @ A, rtol=1e-12, atol=1e-14)
+    assert_allclose(problem.grad(W), W @ A + B, rtol=DENSE_RTOL, atol=DENSE_RTOL)
+    assert_allclose(problem.hvp(W), W @ A, rtol=DENSE_RTOL, atol=DENSE_RTOL)
     W_star = problem.minimizer()
-    assert_allclose(W_star, (np.linalg.pinv(X) @ Y).T, rtol=1e-10, atol=1e-12)
-    assert_allclose(problem.min_value(), problem.value(W_star), rtol=1e-12)
+    assert_allclose(W_star, (np.linalg.pinv(X) @ Y).T, rtol=SOLVE_RTOL, atol=SOLVE_RTOL)
+    assert_allclose(problem.min_value(), problem.value(W_star), rtol=DENSE_RTOL)
     late = closed_form(problem, GD(0.5), W, [10**8])
-    assert_allclose(late.w[0], W_star, rtol=1e-10, atol=1e-12)
+    assert_allclose(late.w[0], W_star, rtol=SOLVE_RTOL, atol=SOLVE_RTOL)
     assert max_stable_lr(problem, GD) == max_stable_lr(problem.row(1), GD)
     rate = measured_rate(problem, GD(0.5), W, 200, 400)
     assert rate == pytest.approx(measured_rate(problem.row(0), GD(0.5), W[0], 200, 400),
@@ -177,11 +187,11 @@ def test_minibatch_rows_monte_carlo_against_summed_moments():
         runs = simulate(model, method, W0, STEPS, runs=2000, rng=3, basis="eigen")
         exact = moments(model, method, W0, STEPS)
         rows = [moments(Minibatch(problem.row(i), 2), method, W0[i], STEPS) for i in range(3)]
-        assert_allclose(exact.loss, np.sum([r.loss for r in rows], axis=0), rtol=1e-14)
-        assert_allclose(exact.mean, np.stack([r.mean for r in rows], axis=1), rtol=1e-14)
+        assert_allclose(exact.loss, np.sum([r.loss for r in rows], axis=0), rtol=SUM_RTOL)
+        assert_allclose(exact.mean, np.stack([r.mean for r in rows], axis=1), rtol=SUM_RTOL)
         stderr = runs.loss_stderr()
-        moving = stderr > 1e-12 * runs.mean_loss()  # step 0: every run is at W0
-        assert_allclose(runs.mean_loss()[~moving], exact.loss[~moving], rtol=1e-12)
+        moving = stderr > DENSE_RTOL * runs.mean_loss()  # step 0: every run is at W0
+        assert_allclose(runs.mean_loss()[~moving], exact.loss[~moving], rtol=DENSE_RTOL)
         z = (runs.mean_loss()[moving] - exact.loss[moving]) / stderr[moving]
         assert np.all(np.abs(z) < MC_SIGMAS), z
 
@@ -193,8 +203,8 @@ def test_summed_moments_carry_the_moving_average():
     rows = [moments(Minibatch(problem.row(i), 2, replace=False), method, W0[i], STEPS)
             for i in range(3)]
     assert exact.ema_mean.shape == (STEPS.size, 3, 6)
-    assert_allclose(exact.ema_loss, np.sum([r.ema_loss for r in rows], axis=0), rtol=1e-14)
-    assert_allclose(exact.ema_mean, np.stack([r.ema_mean for r in rows], axis=1), rtol=1e-14)
+    assert_allclose(exact.ema_loss, np.sum([r.ema_loss for r in rows], axis=0), rtol=SUM_RTOL)
+    assert_allclose(exact.ema_mean, np.stack([r.ema_mean for r in rows], axis=1), rtol=SUM_RTOL)
 
 
 def test_bad_matrix_inputs():
