@@ -4,10 +4,13 @@ Every method is, in the eigenbasis of the problem, a set of independent per-axis
 recurrences; each trajectory can be computed three ways (raw-basis kernel, eigenbasis
 kernel, closed form), and they agree. Derivatives with respect to hyperparameters
 follow the same pattern: tangents carried through a run, their closed forms, and the
-implicit-function-theorem Jacobians they converge to.
+implicit-function-theorem Jacobians they converge to. Linear regression with matrix
+weights, per-example gradients, matrix-free derivatives, gradient subspaces and Taylor
+models of any loss carry the same checks over to the calculus of training.
 """
 
 from quadsim import schedules
+from quadsim.calculus import check_grad
 from quadsim.families import (
     AffineFamily,
     feature_decay_family,
@@ -19,6 +22,7 @@ from quadsim.influence import influence, leave_one_out, leverage
 from quadsim.methods import GD, GradientFlow, Momentum, Nesterov, Preconditioned, newton
 from quadsim.moments import moments
 from quadsim.noise import Minibatch, NoisyQuadratic
+from quadsim.per_example import per_example_gradients
 from quadsim.problems import LinearRegression, Quadratic, SpectralFrame, Unbounded
 from quadsim.response import (
     HypergradientPath,
@@ -44,6 +48,8 @@ from quadsim.sensitivity import (
     tune_lr,
 )
 from quadsim.simulation import measured_rate, simulate
+from quadsim.subspaces import gradient_subspace
+from quadsim.taylor import taylor_model
 from quadsim.theory import (
     axis_regimes,
     axis_spectral_radius,
@@ -79,6 +85,7 @@ __all__ = [
     "axis_spectral_radius",
     "cg_error_bound",
     "cg_jacobian",
+    "check_grad",
     "closed_form",
     "closed_form_loss",
     "closed_form_optimizer_tangents",
@@ -86,6 +93,7 @@ __all__ = [
     "convergence_rate",
     "feature_decay_family",
     "finite_difference_jacobian",
+    "gradient_subspace",
     "hypergradient_descent",
     "influence",
     "leave_one_out",
@@ -98,6 +106,7 @@ __all__ = [
     "newton",
     "optimal_gd",
     "optimal_momentum",
+    "per_example_gradients",
     "response_jacobian",
     "response_jvp",
     "response_vjp",
@@ -108,5 +117,6 @@ __all__ = [
     "simulate_optimizer_tangents",
     "simulate_tangents",
     "target_family",
+    "taylor_model",
     "tune_lr",
 ]

@@ -13,9 +13,12 @@ import numpy as np
 from quadsim._validation import as_batch_size, as_rng_root
 from quadsim.kernels.ensemble import gaussian_runs, minibatch_runs, plain_minibatch_runs
 from quadsim.kernels.random import run_states
+from quadsim.kernels.rows import minibatch_rows_runs
 from quadsim.methods import Preconditioned, _TwoStepMethod
 from quadsim.noise import Minibatch, NoiseModel, NoisyQuadratic
+from quadsim.problems import StackedFrame
 from quadsim.results import Ensemble
+from quadsim.rows import matrix_regression, method_frame, row_targets
 
 _IDENTITY = np.empty((0, 0))
 
@@ -25,6 +28,8 @@ def simulate_ensemble(model: NoiseModel, method: _TwoStepMethod, w0: np.ndarray,
     """Run ``runs`` independent samples of `method` on `model` (validated inputs)."""
     count = as_batch_size(runs, "runs")
     states = run_states(as_rng_root(rng), 0, count)
+    if isinstance(model, Minibatch) and matrix_regression(model) is not None:
+        return _minibatch_rows(model, method, w0, steps, basis, states)
     quadratic = model.quadratic
     K, d = steps.shape[0], quadratic.dim
     w, loss = np.empty((count, K, d)), np.empty((count, K))
@@ -65,6 +70,51 @@ def simulate_ensemble(model: NoiseModel, method: _TwoStepMethod, w0: np.ndarray,
                 minibatch_runs(X, y, l2, _IDENTITY if metric is None else metric, curvature,
                                b, quadratic.c, P, model.batch_size, model.sampling, lrs,
                                *common)
+    if frame is not None:
+        w = frame.from_eigen(w)
+        if keep_average:
+            ema_w = frame.from_eigen(ema_w)
+    return Ensemble(steps, w, loss, diverged, ema_w if keep_average else None,
+                    ema_loss if keep_average else None)
+
+
+def _minibatch_rows(model: Minibatch, method: _TwoStepMethod, W0: np.ndarray,
+                    steps: np.ndarray, basis: str, states: np.ndarray) -> Ensemble:
+    """Minibatch SGD with matrix weights ``W0`` (m, d): one batch of examples for all rows.
+
+    Row ``i`` of a run is the vector run on the targets ``Y[:, i]`` with the same seed
+    (the kernels draw the same batches), and ``J`` is summed over the rows.
+    """
+    regression = model.regression
+    count, K, (m, d) = states.shape[0], steps.shape[0], W0.shape
+    B, c = row_targets(regression)
+    if basis == "raw":
+        frame = None
+        curvature, start = regression.curvature, W0
+        P = method.matrix if isinstance(method, Preconditioned) else _IDENTITY
+        if P.shape[0] not in (0, d):
+            method.frame(regression.shared_quadratic)  # raises the shape error
+    else:
+        stacked, _ = method_frame(model, method, W0)
+        assert isinstance(stacked, StackedFrame) and stacked.base is not None
+        frame = stacked.base
+        curvature = np.ascontiguousarray(frame.eigenvalues[:, None])
+        B = np.ascontiguousarray(stacked.b.reshape(m, d))
+        start = np.ascontiguousarray(frame.to_eigen(W0))
+        P = _IDENTITY
+    X, metric = model.design(frame)
+    keep_average = method.ema is not None
+    w, loss = np.empty((count, K, m, d)), np.empty((count, K))
+    ema_w = np.empty((count, K if keep_average else 0, m, d))
+    ema_loss = np.empty((count, K if keep_average else 0))
+    diverged = np.empty(count, dtype=np.int64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        minibatch_rows_runs(X, regression.y, regression.l2,
+                            _IDENTITY if metric is None else metric, curvature, B,
+                            float(np.sum(c)), P, model.batch_size, model.sampling,
+                            method.learning_rates(max(int(steps[-1]), 1)), method.momentum,
+                            method.lookahead, 0.0 if method.ema is None else method.ema,
+                            start, steps, states, w, loss, ema_w, ema_loss, diverged)
     if frame is not None:
         w = frame.from_eigen(w)
         if keep_average:

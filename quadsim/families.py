@@ -153,6 +153,9 @@ def as_regression(problem: object) -> LinearRegression:
     """Return `problem` if it is a LinearRegression, else raise a TypeError naming it."""
     if not isinstance(problem, LinearRegression):
         raise TypeError(f"`problem` must be a LinearRegression; got {type(problem).__name__}")
+    if problem.matrix_valued:
+        raise TypeError(f"`problem` must have vector targets; its targets have shape "
+                        f"{problem.y.shape}: take one row of W with `problem.row(i)`")
     return problem
 
 

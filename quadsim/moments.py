@@ -16,15 +16,17 @@ closed form, ``Var J(w_t)``: what an ensemble from :func:`~quadsim.simulate` est
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from quadsim._validation import as_step_indices, as_vector
+from quadsim._validation import as_step_indices
 from quadsim.axes import axis_moments, first_bad_step, loss_moments, minimum
 from quadsim.kernels.minibatch import minibatch_second_moments
 from quadsim.methods import _TwoStepMethod
 from quadsim.noise import Minibatch, NoisyQuadratic, as_noise_model
-from quadsim.problems import as_quadratic
 from quadsim.results import Moments
+from quadsim.rows import as_start, matrix_regression, method_frame
 from quadsim.theory import check_method
 
 __all__ = ["minibatch_moments", "moments"]
@@ -52,8 +54,11 @@ def moments(problem: object, method: object, w0: object, steps: object) -> Momen
         A noise model; a deterministic problem is the noise-free case.
     method : GD, Momentum, Nesterov or Preconditioned
         With its schedule and moving average, if any.
-    w0 : array_like, shape (d,)
-        The (deterministic) start, with zero initial velocity.
+    w0 : array_like, shape (d,), or (m, d) for a regression with targets of shape (n, m)
+        The (deterministic) start, with zero initial velocity. With matrix weights the
+        rows are independent (a :class:`~quadsim.Minibatch` shares its batches between
+        them, which leaves each row's own dynamics unchanged), so ``E[J]`` is the sum
+        of the rows' expected losses.
     steps : int or array_like
         As in :func:`~quadsim.simulate`.
 
@@ -86,18 +91,17 @@ def moments(problem: object, method: object, w0: object, steps: object) -> Momen
     >>> round(float(exact.loss[0]), 12)   # (1 + β) α / (2 (1 − β)(2β + 2 − α))
     0.256756756757
     """
-    quadratic = as_quadratic(problem)
     method = check_discrete(method)
-    w0 = as_vector(w0, "w0", quadratic.dim)
+    w0 = as_start(problem, w0)
     indices = as_step_indices(steps)
     model = as_noise_model(problem)
     if isinstance(model, Minibatch):
         return minibatch_moments(model, method, w0, indices)
-    frame = method.frame(quadratic)
+    frame, w0 = method_frame(problem, method, w0)
     if isinstance(model, NoisyQuadratic):
         noise, independent = model.axis_variances(frame), model.independent_axes(frame)
     else:
-        noise, independent = np.zeros(quadratic.dim), True
+        noise, independent = np.zeros(frame.dim), True
     u0 = np.ascontiguousarray(frame.to_eigen(w0))
     centre, variance, average_centre, average_variance = axis_moments(
         frame, method, np.ascontiguousarray(noise), u0, indices)
@@ -122,7 +126,13 @@ def minibatch_moments(model: Minibatch, method: _TwoStepMethod, w0: np.ndarray,
     per-example gradient covariance by ``1/B``, without replacement by
     ``(n − B)/(B(n − 1))`` (zero at ``B = n``: deterministic GD). Epoch reshuffling has
     no such recursion (its batches within an epoch are dependent): a ValueError.
+
+    With matrix weights ``w0`` (m, d) each row is minibatch SGD on its own column of
+    ``Y`` (the shared batches correlate the rows, not a row's own moments), so the
+    moments are the rows' own, stacked, and ``E[J]`` their sum.
     """
+    if matrix_regression(model) is not None:
+        return _sum_of_rows(model, method, w0, steps)
     if model.reshuffle:
         raise ValueError("epoch-wise reshuffling has no exact moment recursion here (the "
                          "batches of an epoch are dependent); estimate it with simulate(..., "
@@ -164,4 +174,20 @@ def minibatch_moments(model: Minibatch, method: _TwoStepMethod, w0: np.ndarray,
     ema_mean = frame.from_eigen(u_star + average_mean) if averaged else None
     ema_loss = floor + average_excess if averaged else None
     return Moments(steps, frame.from_eigen(u_star + mean_e), loss, None,
+                   first_bad_step(steps, loss, ema_loss), ema_mean, ema_loss, None)
+
+
+def _sum_of_rows(model: Minibatch, method: _TwoStepMethod, W0: np.ndarray,
+                 steps: np.ndarray) -> Moments:
+    """Per-row exact moments of a matrix-valued Minibatch model, stacked and summed."""
+    regression = model.regression
+    rows = [minibatch_moments(replace(model, regression=regression.row(i)), method, W0[i],
+                              steps)
+            for i in range(regression.n_outputs)]
+    loss = np.sum([row.loss for row in rows], axis=0)
+    ema_loss = ema_mean = None
+    if method.ema is not None:
+        ema_loss = np.sum([row.ema_loss for row in rows if row.ema_loss is not None], axis=0)
+        ema_mean = np.stack([row.ema_mean for row in rows if row.ema_mean is not None], axis=1)
+    return Moments(steps, np.stack([row.mean for row in rows], axis=1), loss, None,
                    first_bad_step(steps, loss, ema_loss), ema_mean, ema_loss, None)

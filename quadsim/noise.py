@@ -186,6 +186,12 @@ class Minibatch:
 
     ``g = (1/B) Σ_{i∈S} x_i (x_iᵀ w − y_i) + l2·w`` over a batch ``S`` of ``B`` rows.
 
+    With matrix targets ``Y`` (n, m) the weights are ``W`` (m, d) and the batch gradient
+    is ``G = (1/B) Σ_{i∈S} δ_i x_iᵀ + l2·W`` with the residuals ``δ_i = W x_i − y_i``:
+    one batch for every row of ``W``, as in a network's training step. Each row on its
+    own is then minibatch SGD on its column of ``Y``, so ``E[J]`` is the sum of the
+    rows' expected losses (:func:`~quadsim.moments` sums them).
+
     Parameters
     ----------
     regression : LinearRegression
@@ -280,7 +286,8 @@ class Minibatch:
         if frame is None:
             return X, None
         rows = np.ascontiguousarray(frame.basis_transpose_times(X.T).T)
-        if frame is self.quadratic.frame or self.regression.l2 == 0.0:
+        own = self.regression.frame  # for matrix targets, the axes every row shares
+        if frame is getattr(own, "base", None) or frame is own or self.regression.l2 == 0.0:
             return rows, None
         basis = frame.dense_basis
         return rows, np.ascontiguousarray(basis.T @ basis)

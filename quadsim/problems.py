@@ -151,7 +151,8 @@ class SpectralFrame:
 
     @classmethod
     def from_regression(cls, X: np.ndarray, y: np.ndarray, l2: float = 0.0, *,
-                        A: np.ndarray | None = None) -> SpectralFrame:
+                        A: np.ndarray | None = None,
+                        axes: RegressionAxes | None = None) -> SpectralFrame:
         """The frame of least squares ``(1/2n)‖Xw − y‖² + (l2/2)‖w‖²`` from the SVD of X.
 
         With ``X = U diag(s) Vᵀ`` the axes are the right singular vectors, ``basis = V``,
@@ -164,65 +165,48 @@ class SpectralFrame:
         ----------
         X : ndarray, shape (n, d)
             Design matrix (C-contiguous float64).
-        y : ndarray, shape (n,)
-            Targets.
+        y : ndarray, shape (n,) or (n, m)
+            Targets; a matrix gives the :class:`StackedFrame` of the ``m`` rows of
+            ``W`` (shape (m, d)), which share the axes and differ in ``b̃``, ``c``, ``J*``.
         l2 : float, optional
             Ridge coefficient, ``>= 0``.
         A : ndarray, shape (d, d), optional
             ``XᵀX/n + l2·I`` if it is at hand (it is computed otherwise).
+        axes : RegressionAxes, optional
+            The target-free part, :func:`regression_axes` of ``(X, l2)``, if it is at
+            hand (the SVD is computed otherwise).
 
         Returns
         -------
         SpectralFrame
             With ``optimum = J* = ‖Xw* − y‖²/2n + (l2/2)‖w*‖²`` from the residual, a sum
             of non-negative terms.
-
-        Notes
-        -----
-        The SVD is computed by preconditioned Jacobi rather than by LAPACK's ``gesdd``,
-        which costs 2.5–3× the old ``eigh`` path at n = 2000, d = 500
-        (``scripts/bench.py``): the eigenvectors ``V₀`` of ``A`` make the columns of
-        ``B = X V₀`` orthogonal up to rounding, and
-        :func:`~quadsim.kernels.jacobi.jacobi_diagonalise` finishes the diagonalisation
-        of ``H = BᵀB``, whose entries are accurate relative to ``√(H_pp H_qq)``: one or
-        two sweeps, rotating the pairs of axes that ``V₀`` mixed beyond that accuracy
-        (hardly any for a well-conditioned X, about 1.2× the ``eigh`` path; most pairs
-        when ``XᵀX/n`` spans many decades, about 3–4× it at κ = 1e10).
-
-        Singular values ``s <= SINGULAR_RTOL·max(n, d)·max s`` are exactly zero, and so
-        are the ``d − n`` smallest when ``n < d``: those axes span the null space of X,
-        where ``b̃`` vanishes exactly (``b`` lies in the row space of X), so they are
-        frozen for ``l2 = 0`` and decay at rate ``l2`` otherwise; no axis of a
-        regression drifts.
         """
-        n, d = X.shape
-        if A is None:
-            A = X.T @ X / n + l2 * np.eye(d)
-        _, vectors = scipy.linalg.eigh(A, driver="evd")
-        columns = X @ vectors
-        H = np.ascontiguousarray(columns.T @ columns)
-        axes = np.ascontiguousarray(vectors.T)
-        # Below the zero threshold of the singular values (squared, as H holds them).
-        floor = (SINGULAR_RTOL * max(n, d)) ** 2 * float(np.max(np.diag(H)))
-        if jacobi_diagonalise(H, axes, JACOBI_RTOL, JACOBI_MAX_SWEEPS, floor) < 0:
-            raise np.linalg.LinAlgError(
-                f"the Jacobi iteration for the SVD of `X` did not converge in "
-                f"{JACOBI_MAX_SWEEPS} sweeps")
-        squares = np.maximum(np.diag(H), 0.0)
-        order = np.argsort(squares, kind="stable")
-        squares, basis = squares[order], np.ascontiguousarray(axes[order].T)
-        singular = np.sqrt(squares)
-        zero = singular <= SINGULAR_RTOL * max(n, d) * singular[-1]
-        zero[:max(d - n, 0)] = True  # rank(X) <= n
-        eigenvalues = np.where(zero, 0.0, squares / n) + l2
-        b_eigen = basis.T @ (-(X.T @ y) / n)
-        b_eigen[zero] = 0.0
-        u_star = np.divide(-b_eigen, eigenvalues, out=np.zeros(d), where=eigenvalues > 0.0)
-        w_star = basis @ u_star
-        residual = X @ w_star - y
-        optimum = float(residual @ residual / (2 * n) + 0.5 * l2 * (w_star @ w_star))
-        return cls(eigenvalues, basis, np.ascontiguousarray(basis.T), b_eigen,
-                   float(y @ y) / (2 * n), optimum=optimum)
+        if axes is None:
+            axes = regression_axes(X, l2, A)
+        n = X.shape[0]
+        eigenvalues, basis, zero = axes.eigenvalues, axes.basis, axes.zero
+        if y.ndim == 1:
+            b_eigen = basis.T @ (-(X.T @ y) / n)
+            b_eigen[zero] = 0.0
+            u_star = np.divide(-b_eigen, eigenvalues, out=np.zeros_like(b_eigen),
+                               where=eigenvalues > 0.0)
+            w_star = basis @ u_star
+            residual = X @ w_star - y
+            optimum = float(residual @ residual / (2 * n) + 0.5 * l2 * (w_star @ w_star))
+            return cls(eigenvalues, basis, np.ascontiguousarray(basis.T), b_eigen,
+                       float(y @ y) / (2 * n), optimum=optimum)
+        # Matrix targets: the same, one column per row of W.
+        B_eigen = basis.T @ (-(X.T @ y) / n)  # (d, m)
+        B_eigen[zero] = 0.0
+        U_star = np.divide(-B_eigen, eigenvalues[:, None], out=np.zeros_like(B_eigen),
+                           where=(eigenvalues > 0.0)[:, None])
+        W_star = basis @ U_star
+        residual = X @ W_star - y
+        optimum_rows = (column_squares(residual) / (2 * n)
+                        + 0.5 * l2 * column_squares(W_star))
+        base = cls(eigenvalues, basis, np.ascontiguousarray(basis.T), np.zeros_like(eigenvalues))
+        return StackedFrame.stack(base, B_eigen.T, column_squares(y) / (2 * n), optimum_rows)
 
     @property
     def dim(self) -> int:
@@ -328,6 +312,173 @@ class SpectralFrame:
                              "not built with `optimum`")
         e = np.asarray(e)
         return self.minimum + 0.5 * np.sum(self.eigenvalues * e * e, axis=-1)
+
+
+@dataclass(frozen=True, eq=False)
+class RegressionAxes:
+    """The target-free part of a regression's frame: its axes and curvatures.
+
+    Attributes
+    ----------
+    eigenvalues : ndarray, shape (d,)
+        ``a_j = s_j²/n + l2``, ascending, with the singular values of rounding size
+        (and the ``d − n`` smallest when ``n < d``) exactly zero.
+    basis : ndarray, shape (d, d)
+        The right singular vectors of ``X`` as columns.
+    zero : ndarray of bool, shape (d,)
+        The null space of ``X``, on which ``b̃`` vanishes exactly.
+    """
+
+    eigenvalues: np.ndarray = field(repr=False)
+    basis: np.ndarray = field(repr=False)
+    zero: np.ndarray = field(repr=False)
+
+
+def regression_axes(X: np.ndarray, l2: float = 0.0,
+                    A: np.ndarray | None = None) -> RegressionAxes:
+    """The axes of least squares on ``X`` (ridge ``l2``) from the SVD of ``X``.
+
+    They do not depend on the targets: the ``m`` rows of a matrix-valued regression
+    share them (:class:`StackedFrame`).
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, d)
+        Design matrix (C-contiguous float64).
+    l2 : float, optional
+        Ridge coefficient, ``>= 0``.
+    A : ndarray, shape (d, d), optional
+        ``XᵀX/n + l2·I`` if it is at hand.
+
+    Returns
+    -------
+    RegressionAxes
+
+    Notes
+    -----
+    The SVD is computed by preconditioned Jacobi rather than by LAPACK's ``gesdd``,
+    which costs 2.5–3× the old ``eigh`` path at n = 2000, d = 500
+    (``scripts/bench.py``): the eigenvectors ``V₀`` of ``A`` make the columns of
+    ``B = X V₀`` orthogonal up to rounding, and
+    :func:`~quadsim.kernels.jacobi.jacobi_diagonalise` finishes the diagonalisation
+    of ``H = BᵀB``, whose entries are accurate relative to ``√(H_pp H_qq)``: one or
+    two sweeps, rotating the pairs of axes that ``V₀`` mixed beyond that accuracy
+    (hardly any for a well-conditioned X, about 1.2× the ``eigh`` path; most pairs
+    when ``XᵀX/n`` spans many decades, about 3–4× it at κ = 1e10).
+
+    Singular values ``s <= SINGULAR_RTOL·max(n, d)·max s`` are exactly zero, and so
+    are the ``d − n`` smallest when ``n < d``: those axes span the null space of X,
+    where ``b̃`` vanishes exactly (``b`` lies in the row space of X), so they are
+    frozen for ``l2 = 0`` and decay at rate ``l2`` otherwise; no axis of a
+    regression drifts.
+    """
+    n, d = X.shape
+    if A is None:
+        A = X.T @ X / n + l2 * np.eye(d)
+    _, vectors = scipy.linalg.eigh(A, driver="evd")
+    columns = X @ vectors
+    H = np.ascontiguousarray(columns.T @ columns)
+    axes = np.ascontiguousarray(vectors.T)
+    # Below the zero threshold of the singular values (squared, as H holds them).
+    floor = (SINGULAR_RTOL * max(n, d)) ** 2 * float(np.max(np.diag(H)))
+    if jacobi_diagonalise(H, axes, JACOBI_RTOL, JACOBI_MAX_SWEEPS, floor) < 0:
+        raise np.linalg.LinAlgError(
+            f"the Jacobi iteration for the SVD of `X` did not converge in "
+            f"{JACOBI_MAX_SWEEPS} sweeps")
+    squares = np.maximum(np.diag(H), 0.0)
+    order = np.argsort(squares, kind="stable")
+    squares, basis = squares[order], np.ascontiguousarray(axes[order].T)
+    singular = np.sqrt(squares)
+    zero = singular <= SINGULAR_RTOL * max(n, d) * singular[-1]
+    zero[:max(d - n, 0)] = True  # rank(X) <= n
+    eigenvalues = np.ascontiguousarray(np.where(zero, 0.0, squares / n) + l2)
+    return RegressionAxes(eigenvalues, basis, zero)
+
+
+@dataclass(frozen=True, eq=False)
+class StackedFrame(SpectralFrame):
+    """The frame of ``m`` independent rows that share one frame's axes.
+
+    A matrix-valued regression ``J(W) = Σ_i J_i(w_i)`` (``w_i`` the rows of ``W``, shape
+    (m, d)) has one curvature ``A`` for every row and a linear term ``b̃_i``, constant
+    ``c_i`` and minimum ``J*_i`` per row. In the eigenbasis the rows are just more
+    independent axes: axis ``i·d + j`` is axis ``j`` of :attr:`base` in row ``i``, with
+    curvature ``a_j`` and linear term ``b̃_ij``. So ``eigenvalues`` is ``a`` tiled ``m``
+    times (not sorted), ``b`` the rows of ``B̃`` one after the other, ``c = Σ_i c_i`` and
+    ``optimum = Σ_i J*_i``; every per-axis tool (closed forms, the eigenbasis kernel,
+    exact moments) runs on it unchanged. :meth:`to_eigen` maps ``W`` of shape
+    ``(..., m, d)`` to ``u`` of shape ``(..., m·d)`` and :meth:`from_eigen` back; no
+    ``(m·d) × (m·d)`` matrix is ever formed.
+
+    Attributes
+    ----------
+    rows : int
+        ``m``.
+    base : SpectralFrame
+        The shared axes (its own ``b`` and ``c`` are not used).
+    row_b : ndarray, shape (m, d)
+        ``b̃`` per row (a view of ``b``).
+    row_c, row_optimum : ndarray, shape (m,), or None
+        ``c_i`` and ``J*_i`` (None where unknown).
+    """
+
+    rows: int = 1
+    base: SpectralFrame | None = field(default=None, repr=False)
+    row_c: np.ndarray | None = field(default=None, repr=False)
+    row_optimum: np.ndarray | None = field(default=None, repr=False)
+
+    @classmethod
+    def stack(cls, base: SpectralFrame, b_rows: np.ndarray, c_rows: np.ndarray,
+              optimum_rows: np.ndarray | None = None) -> StackedFrame:
+        """Stack ``m`` rows on the axes of `base`: ``b̃`` (m, d), ``c`` and ``J*`` (m,)."""
+        m = b_rows.shape[0]
+        c_rows = np.asarray(c_rows, dtype=np.float64)
+        optimum = None if optimum_rows is None else float(np.sum(optimum_rows))
+        return cls(np.ascontiguousarray(np.tile(base.eigenvalues, m)), None, None,
+                   np.ascontiguousarray(b_rows, dtype=np.float64).ravel(),
+                   float(np.sum(c_rows)), optimum=optimum, rows=m, base=base,
+                   row_c=c_rows, row_optimum=None if optimum_rows is None
+                   else np.asarray(optimum_rows, dtype=np.float64))
+
+    def _base(self) -> SpectralFrame:
+        assert self.base is not None
+        return self.base
+
+    @property
+    def row_b(self) -> np.ndarray:
+        """``b̃`` per row, shape (m, d)."""
+        return self.b.reshape(self.rows, self._base().dim)
+
+    @property
+    def is_diagonal(self) -> bool:
+        """Whether the shared axes are (scaled) coordinate axes."""
+        return self._base().is_diagonal
+
+    @property
+    def dense_basis(self) -> np.ndarray:
+        """Not available: the stacked basis is ``I_m ⊗ basis``; use :attr:`base`."""
+        raise ValueError("a stacked frame has no dense basis (it is I_m ⊗ base.basis); "
+                         "use `frame.base.dense_basis`")
+
+    def to_eigen(self, w: np.ndarray) -> np.ndarray:
+        """``u`` of shape ``(..., m·d)`` from ``W`` of shape ``(..., m, d)``."""
+        u = self._base().to_eigen(w)
+        return u.reshape(*u.shape[:-2], self.dim)
+
+    def from_eigen(self, u: np.ndarray) -> np.ndarray:
+        """``W`` of shape ``(..., m, d)`` from ``u`` of shape ``(..., m·d)``."""
+        u = np.asarray(u)
+        base = self._base()
+        return base.from_eigen(u.reshape(*u.shape[:-1], self.rows, base.dim))
+
+    def basis_transpose_times(self, M: np.ndarray) -> np.ndarray:
+        """Not available on stacked frames; map each row with :attr:`base`."""
+        raise ValueError("a stacked frame maps rows, not columns: use `frame.base`")
+
+
+def column_squares(M: np.ndarray) -> np.ndarray:
+    """``‖M[:, i]‖²`` for each column, each a dot product as for a vector (``y @ y``)."""
+    return np.array([float(column @ column) for column in M.T])
 
 
 def _householder_to_last_axis(v: np.ndarray) -> np.ndarray:
@@ -565,19 +716,32 @@ class Quadratic:
 
 @dataclass(frozen=True, eq=False)
 class LinearRegression:
-    r"""Least squares ``L(w) = (1/2n)‖Xw − y‖² + (l2/2)‖w‖²``.
+    r"""Least squares ``L(w) = (1/2n)‖Xw − y‖² + (l2/2)‖w‖²``, or with matrix weights.
 
     Usable wherever a :class:`Quadratic` is: ``.quadratic`` is the same objective with
     ``A = XᵀX/n + l2·I``, ``b = −Xᵀy/n`` and ``c = yᵀy/(2n)``, whose spectral frame comes
     from the SVD of ``X`` (:meth:`SpectralFrame.from_regression`), not from the
     eigendecomposition of ``A``: it keeps the digits that forming ``XᵀX`` loses.
 
+    With targets ``Y`` of shape (n, m) the weights are a matrix ``W`` of shape (m, d),
+    the prediction for an input ``x`` is ``z = W x`` and the loss
+
+        L(W) = (1/2n)‖X Wᵀ − Y‖²_F + (l2/2)‖W‖²_F = Σ_i [(1/2n)‖X w_i − y_i‖² + (l2/2)‖w_i‖²],
+
+    a sum over the rows ``w_i`` of ``W`` (and columns ``y_i`` of ``Y``). Its gradient is
+    ``∇L = W A + B`` with the shared ``A = XᵀX/n + l2·I`` and ``B = −YᵀX/n`` (rows
+    ``b_i``). Every row is the vector regression on ``y_i`` (:meth:`row`); they share
+    one frame (:attr:`frame`, a :class:`StackedFrame`), so ``simulate``,
+    ``closed_form``, ``closed_form_loss`` and ``moments`` take ``W0`` of shape (m, d)
+    and return iterates of shape (K, m, d). Tools defined for vector weights only
+    (response Jacobians, influence, tangents) take :meth:`row`.
+
     Parameters
     ----------
     X : array_like, shape (n, d)
         Design matrix.
-    y : array_like, shape (n,)
-        Targets.
+    y : array_like, shape (n,) or (n, m)
+        Targets: a vector, or a matrix ``Y`` with one column per output.
     l2 : float, optional
         Ridge coefficient, ``>= 0``.
 
@@ -589,6 +753,10 @@ class LinearRegression:
     >>> problem = LinearRegression(X, X @ [1.0, -1.0])
     >>> np.allclose(problem.quadratic.minimizer(), [1.0, -1.0])
     True
+    >>> W = np.array([[1.0, -1.0], [0.5, 2.0], [0.0, 3.0]])   # three outputs
+    >>> matrix = LinearRegression(X, X @ W.T)
+    >>> matrix.weight_shape, np.allclose(matrix.minimizer(), W)
+    ((3, 2), True)
     """
 
     X: np.ndarray = field(repr=False)
@@ -600,7 +768,7 @@ class LinearRegression:
         if X.shape[0] == 0 or X.shape[1] == 0:
             raise ValueError(f"`X` must have at least one row and one column; got {X.shape}")
         object.__setattr__(self, "X", X)
-        object.__setattr__(self, "y", as_vector(self.y, "y", X.shape[0]))
+        object.__setattr__(self, "y", as_targets(self.y, "y", X.shape[0]))
         object.__setattr__(self, "l2", as_non_negative(self.l2, "l2"))
 
     @property
@@ -613,23 +781,138 @@ class LinearRegression:
         """Number of features ``d``."""
         return int(self.X.shape[1])
 
+    @property
+    def matrix_valued(self) -> bool:
+        """Whether the targets are a matrix ``Y`` (n, m) and the weights ``W`` (m, d)."""
+        return self.y.ndim == 2
+
+    @property
+    def n_outputs(self) -> int:
+        """Number of outputs ``m`` (1 for vector targets)."""
+        return int(self.y.shape[1]) if self.matrix_valued else 1
+
+    @property
+    def weight_shape(self) -> tuple[int, ...]:
+        """``(d,)`` for vector targets, ``(m, d)`` for matrix targets."""
+        return (self.n_outputs, self.dim) if self.matrix_valued else (self.dim,)
+
+    @cached_property
+    def curvature(self) -> np.ndarray:
+        """``A = XᵀX/n + l2·I``, shape (d, d), shared by every row (cached)."""
+        n, d = self.X.shape
+        A = self.X.T @ self.X / n + self.l2 * np.eye(d)
+        return np.ascontiguousarray(0.5 * (A + A.T))
+
+    @cached_property
+    def axes(self) -> RegressionAxes:
+        """The target-free axes from the SVD of ``X`` (cached, shared by every row)."""
+        return regression_axes(self.X, self.l2, self.curvature)
+
     @cached_property
     def quadratic(self) -> Quadratic:
-        """The equivalent :class:`Quadratic` (cached; its frame is the SVD of ``X``)."""
+        """The equivalent :class:`Quadratic` (cached; its frame is the SVD of ``X``).
+
+        Raises
+        ------
+        TypeError
+            For matrix targets: ``J(W)`` is a quadratic in the ``m·d`` entries of ``W``
+            with Hessian ``I_m ⊗ A``, which quadsim never forms; see :attr:`frame`,
+            :meth:`row` and :attr:`shared_quadratic`.
+        """
+        if self.matrix_valued:
+            raise TypeError(
+                f"this LinearRegression has matrix targets Y of shape {self.y.shape} and "
+                f"weights W of shape {self.weight_shape}: it has no vector Quadratic. "
+                "simulate, closed_form, closed_form_loss, moments and the spectral tools "
+                "take it as it is; for a vector-only tool use `problem.row(i)` (row i of "
+                "W) or `problem.shared_quadratic` (the curvature A every row shares)")
         return RegressionQuadratic(self)
 
+    @cached_property
+    def frame(self) -> SpectralFrame:
+        """The cached frame: the quadratic's, or for matrix targets a :class:`StackedFrame`."""
+        if not self.matrix_valued:
+            return self.quadratic.frame
+        return SpectralFrame.from_regression(self.X, self.y, self.l2, axes=self.axes)
+
+    def row(self, i: int) -> LinearRegression:
+        """Row ``i`` of ``W`` as the vector regression on ``Y[:, i]``, sharing the SVD.
+
+        For vector targets, ``row(0)`` is the problem itself.
+        """
+        m = self.n_outputs
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+            raise TypeError(f"`i` must be an integer row index; got {i!r}")
+        if not -m <= i < m:
+            raise ValueError(f"`i` must index one of the {m} rows of W; got {i}")
+        if not self.matrix_valued:
+            return self
+        return self._sharing(self.y[:, i])
+
+    def _sharing(self, y: np.ndarray) -> LinearRegression:
+        """The regression on targets `y` with this one's X, l2, ``A`` and axes (no new SVD)."""
+        other = LinearRegression(self.X, y, self.l2)
+        other.__dict__["curvature"] = self.curvature  # pre-filled cached properties
+        other.__dict__["axes"] = self.axes
+        return other
+
+    @cached_property
+    def shared_quadratic(self) -> Quadratic:
+        """``½ wᵀAw``: the curvature every row shares, as a :class:`Quadratic` (cached).
+
+        Its frame is the regression's axes with ``b̃ = 0``; the spectral tools
+        (``max_stable_lr``, ``convergence_rate``, ``axis_regimes``, ...) read a
+        matrix-valued regression through it: in a regression no axis drifts, so every
+        row has the same regimes.
+        """
+        return self._sharing(np.zeros(self.n_samples)).quadratic
+
     def value(self, w: object) -> np.ndarray | float:
-        """``(1/2n)‖Xw − y‖² + (l2/2)‖w‖²`` from the residuals (``w`` may be ``(..., d)``)."""
-        w = np.asarray(w, dtype=np.float64)
-        residual = w @ self.X.T - self.y
-        out = (0.5 / self.n_samples) * np.sum(residual**2, axis=-1) \
-            + 0.5 * self.l2 * np.sum(w**2, axis=-1)
+        """The loss from the residuals; ``w`` of shape ``(..., d)``, or ``(..., m, d)``.
+
+        ``(1/2n)‖Xw − y‖² + (l2/2)‖w‖²``, summed over the rows for matrix weights.
+        """
+        w = self._weights(w)
+        residual = w @ self.X.T - self._targets
+        axes: tuple[int, ...] = (-2, -1) if self.matrix_valued else (-1,)
+        out = (0.5 / self.n_samples) * np.sum(residual**2, axis=axes) \
+            + 0.5 * self.l2 * np.sum(w**2, axis=axes)
         return float(out) if np.ndim(out) == 0 else out
 
     def grad(self, w: object) -> np.ndarray:
-        """``Xᵀ(Xw − y)/n + l2·w``."""
+        """``Xᵀ(Xw − y)/n + l2·w``; for matrix weights ``W A + B = (W Xᵀ − Yᵀ) X/n + l2·W``."""
+        w = self._weights(w)
+        return (w @ self.X.T - self._targets) @ self.X / self.n_samples + self.l2 * w
+
+    def hvp(self, v: object) -> np.ndarray:
+        """``A v = Xᵀ(X v)/n + l2·v`` row by row, without forming ``A``."""
+        v = self._weights(v, "v")
+        return (v @ self.X.T) @ self.X / self.n_samples + self.l2 * v
+
+    @property
+    def _targets(self) -> np.ndarray:
+        """The targets laid out like ``w @ Xᵀ``: ``y`` (n,) or ``Yᵀ`` (m, n)."""
+        return self.y.T if self.matrix_valued else self.y
+
+    def _weights(self, w: object, name: str = "w") -> np.ndarray:
         w = np.asarray(w, dtype=np.float64)
-        return (w @ self.X.T - self.y) @ self.X / self.n_samples + self.l2 * w
+        shape = self.weight_shape
+        if w.shape[w.ndim - len(shape):] != shape or w.ndim < len(shape):
+            raise ValueError(f"`{name}` must have shape (..., {', '.join(map(str, shape))}); "
+                             f"got shape {w.shape}")
+        return w
+
+    def minimizer(self) -> np.ndarray:
+        """The minimum-norm minimizer, shape :attr:`weight_shape`."""
+        u_star = self.frame.stationary_point
+        assert u_star is not None  # a regression has no drifting axis
+        return self.frame.from_eigen(u_star)
+
+    def min_value(self) -> float:
+        """``J* = min L``, from the residuals (summed over the rows)."""
+        minimum = self.frame.minimum
+        assert minimum is not None
+        return float(minimum)
 
 
 class RegressionQuadratic(Quadratic):
@@ -639,9 +922,8 @@ class RegressionQuadratic(Quadratic):
 
     def __init__(self, regression: LinearRegression) -> None:
         X, y = regression.X, regression.y
-        n, d = X.shape
-        super().__init__(X.T @ X / n + regression.l2 * np.eye(d), -X.T @ y / n,
-                         float(y @ y) / (2 * n))
+        n = X.shape[0]
+        super().__init__(regression.curvature, -X.T @ y / n, float(y @ y) / (2 * n))
         object.__setattr__(self, "_regression", regression)
 
     @cached_property
@@ -649,7 +931,28 @@ class RegressionQuadratic(Quadratic):
         """The cached SVD frame (see :meth:`SpectralFrame.from_regression`)."""
         regression = self._regression
         return SpectralFrame.from_regression(regression.X, regression.y, regression.l2,
-                                             A=self.A)
+                                             axes=regression.axes)
+
+
+def as_targets(value: object, name: str, rows: int) -> np.ndarray:
+    """Targets of a regression: a finite vector (n,) or matrix (n, m), with ``n = rows``."""
+    try:
+        shape = np.shape(value)  # type: ignore[call-overload]
+    except ValueError:  # ragged nested sequences: the array check names them
+        shape = (rows,)
+    if len(shape) not in (1, 2):
+        raise ValueError(f"`{name}` must be a vector (n,) or a matrix (n, m) of targets; "
+                         f"got shape {shape}")
+    ndim = len(shape)
+    if ndim == 1:
+        return as_vector(value, name, rows)
+    targets = as_float_array(value, name, ndim=2)
+    if targets.shape[0] != rows:
+        raise ValueError(f"`{name}` must have shape ({rows}, m), one row per row of `X`; "
+                         f"got shape {targets.shape}")
+    if targets.shape[1] == 0:
+        raise ValueError(f"`{name}` must have at least one column; got shape {targets.shape}")
+    return targets
 
 
 def as_quadratic(problem: object, name: str = "problem") -> Quadratic:

@@ -8,6 +8,11 @@ from os import PathLike
 import numpy as np
 
 
+def _shape(shape: list[int]) -> str:
+    """``dim=d`` for vector weights, ``shape=(m, d)`` for matrix weights."""
+    return f"dim={shape[0]}" if len(shape) == 1 else f"shape={tuple(shape)}"
+
+
 @dataclass(frozen=True, eq=False)
 class Trajectory:
     """Iterates and losses of one run, at the recorded steps only.
@@ -16,7 +21,7 @@ class Trajectory:
     ----------
     steps : ndarray, shape (K,)
         The recorded step indices (int64), or times for gradient flow (float64).
-    w : ndarray, shape (K, d)
+    w : ndarray, shape (K, d), or (K, m, d) for matrix weights
         Iterates ``w_t`` in the original coordinates.
     loss : ndarray, shape (K,)
         ``J(w_t)``.
@@ -36,8 +41,8 @@ class Trajectory:
     ema_loss: np.ndarray | None = field(default=None, repr=False, kw_only=True)
 
     def __repr__(self) -> str:
-        K, d = self.w.shape
-        return (f"Trajectory(records={K}, dim={d}, last_step={self.steps[-1]}, "
+        K, *shape = self.w.shape
+        return (f"Trajectory(records={K}, {_shape(shape)}, last_step={self.steps[-1]}, "
                 f"diverged_at={self.diverged_at})")
 
     @property
@@ -73,7 +78,7 @@ class Ensemble:
     ----------
     steps : ndarray, shape (K,)
         The recorded step indices.
-    w : ndarray, shape (R, K, d)
+    w : ndarray, shape (R, K, d), or (R, K, m, d) for matrix weights
         Iterates of each run.
     loss : ndarray, shape (R, K)
         ``J(w_t)`` of each run: the full objective (for a :class:`~quadsim.Minibatch`
@@ -93,8 +98,8 @@ class Ensemble:
     ema_loss: np.ndarray | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
-        R, K, d = self.w.shape
-        return (f"Ensemble(runs={R}, records={K}, dim={d}, last_step={self.steps[-1]}, "
+        R, K, *shape = self.w.shape
+        return (f"Ensemble(runs={R}, records={K}, {_shape(shape)}, last_step={self.steps[-1]}, "
                 f"diverged={int(np.count_nonzero(self.diverged))})")
 
     @property
@@ -168,7 +173,7 @@ class Moments:
     ----------
     steps : ndarray, shape (K,)
         The recorded step indices.
-    mean : ndarray, shape (K, d)
+    mean : ndarray, shape (K, d), or (K, m, d) for matrix weights
         ``E[w_t]`` (the deterministic trajectory of the mean recursion).
     loss : ndarray, shape (K,)
         ``E[J(w_t)]``.
@@ -191,8 +196,8 @@ class Moments:
     ema_loss_var: np.ndarray | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
-        K, d = self.mean.shape
-        return (f"Moments(records={K}, dim={d}, last_step={self.steps[-1]}, "
+        K, *shape = self.mean.shape
+        return (f"Moments(records={K}, {_shape(shape)}, last_step={self.steps[-1]}, "
                 f"diverged_at={self.diverged_at})")
 
     @property

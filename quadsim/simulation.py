@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from quadsim._validation import as_choice, as_step_indices, as_times, as_vector
+from quadsim._validation import as_choice, as_step_indices, as_times
 from quadsim.ensembles import simulate_ensemble
 from quadsim.kernels._blas import BLAS_MIN_DIM, dsymv
 from quadsim.kernels.trajectory import two_step_eigen, two_step_raw
 from quadsim.methods import GradientFlow, Preconditioned, _TwoStepMethod
-from quadsim.noise import NoisyQuadratic, as_noise_model
-from quadsim.problems import Quadratic, as_quadratic
+from quadsim.noise import Minibatch, NoisyQuadratic, as_noise_model
+from quadsim.problems import LinearRegression, Quadratic, as_quadratic
 from quadsim.results import Ensemble, Trajectory
+from quadsim.rows import as_start, matrix_regression, method_frame, row_targets, simulate_rows_raw
 from quadsim.theory import check_method, closed_form, offset_start, trajectory_from_eigen
 
 _NO_PRECONDITIONER = np.empty((0, 0))
@@ -36,8 +37,11 @@ def simulate(problem: object, method: object, w0: object, steps: object, *,
         A noise model (:mod:`quadsim.noise`) makes the run stochastic.
     method : GD, Momentum, Nesterov, Preconditioned or GradientFlow
         Gradient flow is deterministic only.
-    w0 : array_like, shape (d,)
-        Starting point.
+    w0 : array_like, shape (d,), or (m, d) for a regression with targets of shape (n, m)
+        Starting point. With matrix weights every row follows its own regression, all
+        with the same ``A`` (:mod:`quadsim.rows`): the raw basis is one BLAS-3 product
+        ``W A`` a step, and a :class:`~quadsim.Minibatch` draws one batch of examples
+        for all the rows.
     steps : int or array_like
         An int ``T`` records steps ``0..T``; an array gives strictly increasing step
         indices to record. Memory is O(K·d) for K records, whatever the horizon. For
@@ -63,7 +67,8 @@ def simulate(problem: object, method: object, w0: object, steps: object, *,
     Trajectory or Ensemble
         A :class:`Trajectory` for a deterministic problem, with ``diverged_at`` the
         first step whose iterate is not finite (None if none); an :class:`Ensemble` of
-        ``runs`` runs for a noise model.
+        ``runs`` runs for a noise model. Matrix weights give ``w`` of shape (K, m, d)
+        (an ensemble's (R, K, m, d)) and the loss summed over the rows.
 
     See Also
     --------
@@ -79,10 +84,10 @@ def simulate(problem: object, method: object, w0: object, steps: object, *,
     >>> traj.w[-1]
     array([0.81, 0.  ])
     """
-    quadratic = as_quadratic(problem)
     method = check_method(method)
-    w0 = as_vector(w0, "w0", quadratic.dim)
+    w0 = as_start(problem, w0)
     basis = as_choice(basis, "basis", ("raw", "eigen"))
+    regression = matrix_regression(problem)
     model = as_noise_model(problem)
     if model is None and (runs is not None or rng is not None):
         raise TypeError("`runs` and `rng` need a noise model (NoisyQuadratic or Minibatch); "
@@ -90,8 +95,14 @@ def simulate(problem: object, method: object, w0: object, steps: object, *,
     if model is None and isinstance(method, _TwoStepMethod) and (
             method.schedule is not None or method.ema is not None):
         # The deterministic problem is the noise-free case of the stochastic kernels,
-        # which take per-step learning rates and keep the moving average.
-        silent = NoisyQuadratic(quadratic, np.zeros(quadratic.dim))
+        # which take per-step learning rates and keep the moving average: a quadratic
+        # with zero gradient noise, or (for matrix weights) the full batch.
+        silent: NoisyQuadratic | Minibatch
+        if regression is not None:
+            silent = Minibatch(regression, regression.n_samples, replace=False)
+        else:
+            quadratic = as_quadratic(problem)
+            silent = NoisyQuadratic(quadratic, np.zeros(quadratic.dim))
         ensemble = simulate_ensemble(silent, method, w0, as_step_indices(steps), basis, 1, 0)
         return ensemble.run(0)
     if model is not None:
@@ -102,13 +113,18 @@ def simulate(problem: object, method: object, w0: object, steps: object, *,
                                  1 if runs is None else runs, rng)
     if isinstance(method, GradientFlow):
         if basis == "eigen":
-            return closed_form(quadratic, method, w0, steps)
-        return _flow_by_expm(quadratic, w0, as_times(steps))
+            return closed_form(problem, method, w0, steps)
+        if regression is not None:
+            return _flow_rows_by_expm(regression, w0, as_times(steps))
+        return _flow_by_expm(as_quadratic(problem), w0, as_times(steps))
     indices = as_step_indices(steps)
-    records = np.empty((indices.shape[0], quadratic.dim))
-    loss = np.empty(indices.shape[0])
-    args = (method.lr, method.momentum, method.lookahead)
+    if basis == "raw" and regression is not None:
+        return simulate_rows_raw(regression, method, w0, indices)
     if basis == "raw":
+        quadratic = as_quadratic(problem)
+        records = np.empty((indices.shape[0], quadratic.dim))
+        loss = np.empty(indices.shape[0])
+        args = (method.lr, method.momentum, method.lookahead)
         P = method.matrix if isinstance(method, Preconditioned) else _NO_PRECONDITIONER
         if P.shape[0] not in (0, quadratic.dim):
             method.frame(quadratic)  # raises the shape error
@@ -116,10 +132,14 @@ def simulate(problem: object, method: object, w0: object, steps: object, *,
                                 indices, records, loss,
                                 dsymv if quadratic.dim >= BLAS_MIN_DIM else None)
         return Trajectory(indices, records, loss, None if diverged < 0 else int(diverged))
-    frame = method.frame(quadratic)
+    # The eigenbasis: for matrix weights the rows are more axes of a stacked frame.
+    frame, w0 = method_frame(problem, method, w0)
     start, offset = offset_start(frame, frame.to_eigen(w0))
     b, c = (np.zeros(frame.dim), frame.minimum) if offset else (frame.b, frame.c)
-    diverged = two_step_eigen(frame.eigenvalues, b, float(c), *args,  # type: ignore[arg-type]
+    records = np.empty((indices.shape[0], frame.dim))
+    loss = np.empty(indices.shape[0])
+    diverged = two_step_eigen(frame.eigenvalues, b, float(c),  # type: ignore[arg-type]
+                              method.lr, method.momentum, method.lookahead,
                               np.ascontiguousarray(start), indices, records, loss)
     return trajectory_from_eigen(frame, indices, records, None if diverged < 0 else int(diverged),
                                  offset=offset)
@@ -145,6 +165,28 @@ def _flow_by_expm(quadratic: Quadratic, w0: np.ndarray, times: np.ndarray) -> Tr
     return Trajectory(times, w, loss, diverged_at)
 
 
+def _flow_rows_by_expm(regression: LinearRegression, W0: np.ndarray,
+                       times: np.ndarray) -> Trajectory:
+    """Gradient flow of matrix weights: ``[W(t)ᵀ; I] = expm(t·[[−A, −Bᵀ], [0, 0]]) [W0ᵀ; I]``."""
+    m, d = W0.shape
+    B, _ = row_targets(regression)
+    generator = np.zeros((d + m, d + m))
+    generator[:d, :d] = -regression.curvature
+    generator[:d, d:] = -B.T
+    start = np.vstack([W0.T, np.eye(m)])
+    with np.errstate(over="ignore", invalid="ignore"):
+        W = np.array([(scipy.linalg.expm(t * generator) @ start)[:d].T for t in times])
+        loss = np.asarray(regression.value(W))
+    finite = np.all(np.isfinite(W.reshape(W.shape[0], -1)), axis=1)
+    diverged_at = None
+    if not np.all(finite):
+        first = int(np.argmax(~finite))
+        W[first:] = np.nan
+        loss[first:] = np.nan
+        diverged_at = first
+    return Trajectory(times, W, loss, diverged_at)
+
+
 def measured_rate(problem: object, method: object, w0: object, start: int, stop: int, *,
                   basis: str = "raw") -> float:
     """Linear rate measured from a simulated run: ``(‖e_T‖ / ‖e_T0‖)^(1/(T − T0))``.
@@ -157,7 +199,7 @@ def measured_rate(problem: object, method: object, w0: object, start: int, stop:
     problem : Quadratic or LinearRegression
         A problem with a minimizer.
     method : GD, Momentum, Nesterov or Preconditioned
-    w0 : array_like, shape (d,)
+    w0 : array_like, shape (d,) or (m, d)
         Starting point.
     start, stop : int
         The window ``0 <= T0 < T``.
@@ -172,5 +214,7 @@ def measured_rate(problem: object, method: object, w0: object, start: int, stop:
         slowest axis has a repeated root (error ``∝ t·ρ^t``).
     """
     run = simulate(problem, method, w0, [start, stop], basis=basis)
-    error = np.linalg.norm(run.w - as_quadratic(problem).minimizer(), axis=1)
+    regression = matrix_regression(problem)
+    w_star = as_quadratic(problem).minimizer() if regression is None else regression.minimizer()
+    error = np.linalg.norm((run.w - w_star).reshape(2, -1), axis=1)
     return float((error[1] / error[0]) ** (1.0 / (stop - start)))

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from quadsim._validation import as_step_indices, as_times, as_vector
+from quadsim._validation import as_step_indices, as_times
 from quadsim.axes import axis_moments, first_bad_step, loss_moments
 from quadsim.kernels.lucas import companion_records, lucas_table
 from quadsim.methods import GD, GradientFlow, Momentum, Nesterov, _TwoStepMethod
 from quadsim.problems import Quadratic, SpectralFrame, as_quadratic
 from quadsim.results import Trajectory
+from quadsim.rows import matrix_regression, method_frame
 
 #: The per-axis regimes named by :func:`axis_regimes`.
 REGIMES = ("converging", "oscillating", "diverging", "drifting", "frozen")
@@ -234,7 +235,7 @@ def trajectory_from_eigen(frame: SpectralFrame, steps: np.ndarray, u: np.ndarray
             loss = frame.value(u)
         w = frame.from_eigen(u)
     if diverged_at is None:
-        bad = ~np.all(np.isfinite(w), axis=1)
+        bad = ~np.all(np.isfinite(w.reshape(w.shape[0], -1)), axis=1)
         if np.any(bad):
             first = int(np.argmax(bad))
             w[first:] = np.nan
@@ -250,7 +251,7 @@ def closed_form(problem: object, method: object, w0: object, steps: object) -> T
     ----------
     problem : Quadratic or LinearRegression
     method : GD, Momentum, Nesterov, Preconditioned or GradientFlow
-    w0 : array_like, shape (d,)
+    w0 : array_like, shape (d,), or (m, d) for a regression with targets of shape (n, m)
         Starting point (with zero initial velocity for the momentum methods).
     steps : int or array_like
         An int ``T`` records steps ``0..T``; an array gives the increasing step
@@ -260,7 +261,8 @@ def closed_form(problem: object, method: object, w0: object, steps: object) -> T
     Returns
     -------
     Trajectory
-        ``diverged_at`` is the first recorded step whose value overflows.
+        ``diverged_at`` is the first recorded step whose value overflows. For matrix
+        weights ``w`` has shape (K, m, d) and ``loss`` is summed over the rows.
 
     See Also
     --------
@@ -273,6 +275,8 @@ def closed_form(problem: object, method: object, w0: object, steps: object) -> T
     ``10`` costs. A :class:`~quadsim.problems.LinearRegression` takes ``a``, the axes
     and ``J*`` from the SVD of X, and its axes run as offsets ``e = u − u*`` with the
     loss ``J* + ½ Σ a_j e_j²``, a sum of non-negative terms (see :func:`offset_start`).
+    With matrix weights the ``m`` rows are ``m·d`` independent axes of one
+    :class:`~quadsim.problems.StackedFrame` (:mod:`quadsim.rows`).
     A method with a learning-rate schedule or a moving average (``ema``, recorded in
     ``Trajectory.ema``) takes the product of the per-axis transitions over each run of
     constant lr, by doubling (:mod:`quadsim.axes`): O(runs·log T) per axis, so O(T·d)
@@ -286,10 +290,8 @@ def closed_form(problem: object, method: object, w0: object, steps: object) -> T
     >>> closed_form(q, GD(lr=0.5), [0.0, 0.0], [0, 1, 10**9]).w[:, 1].tolist()
     [0.0, -0.5, -500000000.0]
     """
-    quadratic = as_quadratic(problem)
     method = check_method(method)
-    w0 = as_vector(w0, "w0", quadratic.dim)
-    frame = method.frame(quadratic)
+    frame, w0 = method_frame(problem, method, w0)
     start, offset = offset_start(frame, frame.to_eigen(w0))
     if isinstance(method, GradientFlow):
         times = as_times(steps)
@@ -342,21 +344,30 @@ def closed_form_loss(problem: object, method: object, w0: object, steps: object)
     --------
     closed_form : the whole trajectory.
     """
-    quadratic = as_quadratic(problem)
     method = check_method(method)
     if isinstance(method, GradientFlow) or method.schedule is not None \
             or method.ema is not None:
-        return closed_form(quadratic, method, w0, steps).loss
-    w0 = as_vector(w0, "w0", quadratic.dim)
-    frame = method.frame(quadratic)
+        return closed_form(problem, method, w0, steps).loss
+    frame, w0 = method_frame(problem, method, w0)
     return _discrete_records(frame, method, frame.to_eigen(w0), as_step_indices(steps),
                              False)[1]
+
+
+def shared_quadratic(problem: object) -> Quadratic:
+    """The problem's quadratic; for matrix weights the curvature every row shares.
+
+    The spectral tools below depend on the curvatures (and on which null axes drift,
+    which in a regression none does), so every row of a matrix-valued regression has
+    the same answer: its :attr:`~quadsim.LinearRegression.shared_quadratic`.
+    """
+    regression = matrix_regression(problem)
+    return as_quadratic(problem) if regression is None else regression.shared_quadratic
 
 
 def _axes(problem: object, method: object
           ) -> tuple[SpectralFrame, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
     """The method's axes and their companion ``(τ, δ, τ²/4 − δ)`` (None for flow)."""
-    quadratic = as_quadratic(problem)
+    quadratic = shared_quadratic(problem)
     method = check_method(method)
     frame = method.frame(quadratic)
     if isinstance(method, GradientFlow):
@@ -445,7 +456,7 @@ def max_stable_lr(problem: object, method: object, beta: float = 0.0) -> float:
         Above it the largest-curvature axis diverges; ``inf`` if no eigenvalue is
         positive.
     """
-    quadratic = as_quadratic(problem)
+    quadratic = shared_quadratic(problem)
     if method is GD:
         method = GD(1.0)
     elif method in (Momentum, Nesterov):
@@ -458,7 +469,7 @@ def max_stable_lr(problem: object, method: object, beta: float = 0.0) -> float:
 
 
 def _curvature_range(problem: object) -> tuple[float, float]:
-    quadratic: Quadratic = as_quadratic(problem)
+    quadratic: Quadratic = shared_quadratic(problem)
     a = quadratic.eigenvalues
     if a[0] < 0.0 or a[-1] <= 0.0:
         raise ValueError("tuning needs a positive semi-definite `A` with a positive "

@@ -23,7 +23,9 @@ references compare quadsim's ``symmetric_matvec`` with a bare ``A @ w`` loop, an
 eigenbasis run that records 101 of its steps shows the per-step cost without the basis
 change; after the table, the exact response Jacobian at d = p = 1000 and the time to
 build a regression's frame from the SVD of X against the old eigh path at n = 2000,
-d = 500 (medians of alternating timings; target ≤ 1.5×). Times are the best of several
+d = 500 (medians of alternating timings; target ≤ 1.5×), and the GFLOP/s of the
+matrix-weights raw kernel (d = 200, m = 256) against numpy's dgemm on the same shapes
+(medians of per-round ratios; target ≥ 0.6). Times are the best of several
 repeats (as in :mod:`timeit`), each repeat at least ``--min-time`` seconds, after a
 warm-up call, so Numba compilation is excluded.
 
@@ -488,6 +490,63 @@ def frame_times(n: int, d: int, repeats: int) -> list[str]:
     return lines
 
 
+#: Issue 7: the matrix-weights raw kernel at d = 200, m = 256 against this machine's dgemm.
+ROWS_SHAPE, ROWS_HORIZON, QUICK_ROWS_HORIZON, ROWS_TARGET = (200, 256), 300, 20, 0.6
+
+
+def rows_gemm_times(d: int, m: int, T: int, repeats: int) -> list[str]:
+    """Issue 7: GFLOP/s of the matrix-weights raw kernel against dgemm on the same shapes.
+
+    ``simulate(regression, GD, W0, [0, T])`` with targets ``Y`` of shape (n, m) runs
+    ``W ← W − lr (W A + B)``: one ``(m, d) × (d, d)`` product a step, ``2·m·d²`` flops.
+    Each round times, back to back, the kernel (through the API, two records), ``T``
+    bare numpy products ``np.dot(W, A, out=G)`` (this machine's dgemm rate on these
+    shapes) and the numpy loop of the whole step; the ratios reported are medians over
+    rounds (target: kernel ≥ 0.6 × dgemm).
+    """
+    rng = np.random.default_rng(7)
+    n = 2 * d
+    X = rng.normal(size=(n, d)) / np.sqrt(d)
+    problem = LinearRegression(X, rng.normal(size=(n, m)), l2=1e-3)
+    W0 = rng.normal(size=(m, d))
+    A, B = problem.curvature, -(problem.y.T @ X) / n
+    method, steps, lr = GD(0.5), np.array([0, T]), 0.5
+    G = np.empty((m, d))
+
+    def kernel():
+        return simulate(problem, method, W0, steps)
+
+    def gemm():
+        for _ in range(T):
+            np.dot(W0, A, out=G)
+
+    def numpy_loop():
+        W, step = W0.copy(), np.empty((m, d))
+        for _ in range(T):
+            np.dot(W, A, out=step)
+            step += B
+            step *= lr
+            W -= step
+        return W
+
+    assert np.allclose(kernel().w[-1], numpy_loop(), rtol=1e-10, atol=1e-10)
+    times: dict[str, list[float]] = {"kernel": [], "gemm": [], "numpy": []}
+    for _ in range(repeats):
+        for name, fn in (("kernel", kernel), ("gemm", gemm), ("numpy", numpy_loop)):
+            times[name].append(_run(fn, 1))
+    flops = 2.0 * m * d * d * T
+    rate = {k: flops / float(np.median(v)) / 1e9 for k, v in times.items()}
+    ratios = np.array(times["gemm"]) / np.array(times["kernel"])
+    ratio = float(np.median(ratios))
+    numpy_ratio = float(np.median(np.array(times["numpy"]) / np.array(times["kernel"])))
+    status = "PASS" if ratio >= ROWS_TARGET else "MISS"
+    return [f"matrix weights, raw GD, d = {d}, m = {m}, T = {T}: kernel {rate['kernel']:.1f} "
+            f"GFLOP/s, numpy dgemm (W @ A) {rate['gemm']:.1f} GFLOP/s (medians); kernel/dgemm "
+            f"{ratio:.2f} (median of {repeats} rounds, range {ratios.min():.2f}–"
+            f"{ratios.max():.2f}; target ≥{ROWS_TARGET:g} {status}); numpy step loop "
+            f"{rate['numpy']:.1f} GFLOP/s ({numpy_ratio:.2f}× the kernel's time)"]
+
+
 def bandwidth_rows(d: int, T: int, T_sparse: int, min_time: float,
                    repeats: int) -> list[Row]:
     q, w0 = problem(d)
@@ -666,6 +725,9 @@ def main(argv: list[str] | None = None) -> None:
         for line in frame_times(*(QUICK_FRAME_SHAPE if args.quick else FRAME_SHAPE),
                                 repeats=3 if args.quick else 15):
             print(line)
+    for line in rows_gemm_times(*ROWS_SHAPE, QUICK_ROWS_HORIZON if args.quick else ROWS_HORIZON,
+                                repeats=3 if args.quick else 9):
+        print(line)
     print(f"targets: {met} PASS, {missed} MISS; total run time "
           f"{time.perf_counter() - start:.0f} s")
 

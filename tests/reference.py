@@ -193,3 +193,19 @@ class ExactRegression:
             u[j] = power[0, 0] * u0[j] + power[0, 1] * u0[j] + power[0, 2]
         w = self.Q * u
         return np.array([float(x) for x in w]), float(self.loss(w))
+
+
+def two_step_rows(A, B, W0, T, lr, beta=0.0, gamma=0.0, P=None):
+    """Iterates ``W_0..W_T`` of the matrix update ``W_{t+1} = W_t + β(W_t − W_{t−1})
+    − lr·(Y_t A + B) P``, ``Y_t = W_t + γ(W_t − W_{t−1})``, row by row as plain numpy
+    vector updates; shape (T + 1, m, d)."""
+    P = np.eye(A.shape[0]) if P is None else P
+    W_prev = np.array(W0, dtype=float)
+    W = W_prev.copy()
+    out = [W.copy()]
+    for _ in range(T):
+        Y = W + gamma * (W - W_prev)
+        step = np.array([P @ (A @ y + b) for y, b in zip(Y, B, strict=True)])
+        W_prev, W = W, W + beta * (W - W_prev) - lr * step
+        out.append(W.copy())
+    return np.array(out)
