@@ -270,12 +270,6 @@ def gradient_subspace(problem: object, method: object, w0: object, steps: object
     if isinstance(method, Preconditioned):
         raise TypeError("`method` must move along the eigenvectors of A (GD, Momentum, "
                         "Nesterov or GradientFlow); Preconditioned has its own axes")
-    if isinstance(method, _TwoStepMethod) and (method.schedule is not None
-                                               or method.ema is not None):
-        # simulate() iterates a deterministic problem at the constant lr (it does not
-        # read `schedule` or `ema` there), so the two sides would not be the same run.
-        raise ValueError("`method` must have a constant lr and no moving average here: "
-                         "simulate() runs deterministic problems at `lr` alone")
     frame = _shared_frame(problem)
     k = as_span_size(k, frame.dim)
     run = simulate(problem, method, w0, steps, basis=basis)
