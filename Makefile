@@ -20,6 +20,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) scripts/bench.py
+	$(PY) scripts/bench_stochastic.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -153,7 +153,7 @@ def plot_marchenko_pastur(X: object, *, probes: int = 20, steps: int = 60,
     eigenvalues = np.linalg.eigvalsh(data.T @ data / n)
     law = MarchenkoPastur(d / n)
     low, high = law.edges
-    density = spectral_density(lambda v: data.T @ (data @ v) / n, d, probes=probes,
+    density = spectral_density(LinearRegression(data, np.zeros(n)).hvp, d, probes=probes,
                                steps=steps, rng=rng)
     fig = _new_figure((7.5, 4.8))
     ax = fig.subplots()
