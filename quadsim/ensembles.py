@@ -16,7 +16,7 @@ from quadsim.kernels.random import run_states
 from quadsim.kernels.rows import minibatch_rows_runs
 from quadsim.methods import Preconditioned, _TwoStepMethod
 from quadsim.noise import Minibatch, NoiseModel, NoisyQuadratic
-from quadsim.problems import StackedFrame
+from quadsim.problems import SpectralFrame, StackedFrame
 from quadsim.results import Ensemble
 from quadsim.rows import matrix_regression, method_frame, row_targets
 
@@ -70,12 +70,8 @@ def simulate_ensemble(model: NoiseModel, method: _TwoStepMethod, w0: np.ndarray,
                 minibatch_runs(X, y, l2, _IDENTITY if metric is None else metric, curvature,
                                b, quadratic.c, P, model.batch_size, model.sampling, lrs,
                                *common)
-    if frame is not None:
-        w = frame.from_eigen(w)
-        if keep_average:
-            ema_w = frame.from_eigen(ema_w)
-    return Ensemble(steps, w, loss, diverged, ema_w if keep_average else None,
-                    ema_loss if keep_average else None)
+    return _ensemble(frame, steps, w, loss, diverged, ema_w if keep_average else None,
+                     ema_loss if keep_average else None)
 
 
 def _minibatch_rows(model: Minibatch, method: _TwoStepMethod, W0: np.ndarray,
@@ -115,9 +111,16 @@ def _minibatch_rows(model: Minibatch, method: _TwoStepMethod, W0: np.ndarray,
                             method.learning_rates(max(int(steps[-1]), 1)), method.momentum,
                             method.lookahead, 0.0 if method.ema is None else method.ema,
                             start, steps, states, w, loss, ema_w, ema_loss, diverged)
+    return _ensemble(frame, steps, w, loss, diverged, ema_w if keep_average else None,
+                     ema_loss if keep_average else None)
+
+
+def _ensemble(frame: SpectralFrame | None, steps: np.ndarray, w: np.ndarray,
+              loss: np.ndarray, diverged: np.ndarray, ema_w: np.ndarray | None,
+              ema_loss: np.ndarray | None) -> Ensemble:
+    """The result, with records mapped back from `frame` (None: already raw)."""
     if frame is not None:
         w = frame.from_eigen(w)
-        if keep_average:
+        if ema_w is not None:
             ema_w = frame.from_eigen(ema_w)
-    return Ensemble(steps, w, loss, diverged, ema_w if keep_average else None,
-                    ema_loss if keep_average else None)
+    return Ensemble(steps, w, loss, diverged, ema_w, ema_loss)

@@ -59,6 +59,38 @@ def _record(k, w, Aw, curvature, b, c, w_out, loss_out, average, scratch, ema_ou
 
 
 @jit_inline
+def _mark_all_diverged(k, w_out, loss_out, ema_out, ema_loss_out):
+    """NaN in records ``k`` onwards, of the iterate and of its average if kept."""
+    _mark_diverged(k, w_out, loss_out)
+    if ema_out.shape[0] > 0:
+        _mark_diverged(k, ema_out, ema_loss_out)
+
+
+@jit_inline
+def _advance(w, w_prev, grad, P, direction, lr, beta, average, ema):
+    """The two-step update from the sampled gradient, then the moving average.
+
+    ``P`` of shape (0, 0) means no preconditioner, an ``average`` of length 0 none.
+    """
+    d = w.shape[0]
+    if P.shape[0] > 0:
+        symmetric_matvec(P, grad, direction)
+        for i in range(d):
+            grad[i] = direction[i]
+    if beta == 0.0:
+        for i in range(d):
+            w[i] -= lr * grad[i]
+    else:
+        for i in range(d):
+            current = w[i]
+            w[i] = current + beta * (current - w_prev[i]) - lr * grad[i]
+            w_prev[i] = current
+    if average.shape[0] > 0:
+        for i in range(d):
+            average[i] = ema * average[i] + (1.0 - ema) * w[i]
+
+
+@jit_inline
 def _lookahead(w, w_prev, gamma, y):
     for i in range(w.shape[0]):
         y[i] = w[i] + gamma * (w[i] - w_prev[i])
@@ -71,8 +103,7 @@ def gaussian_run(curvature, b, c, factor_rows, noise_scale, P, lrs, beta, gamma,
     d = w0.shape[0]
     w = w0.copy()
     w_prev = w0.copy()
-    keep_average = ema_out.shape[0] > 0
-    average = w0.copy() if keep_average else np.empty(0)
+    average = w0.copy() if ema_out.shape[0] > 0 else np.empty(0)
     y = np.empty(d)
     grad = np.empty(d)
     Aw = np.empty(d)
@@ -107,29 +138,11 @@ def gaussian_run(curvature, b, c, factor_rows, noise_scale, P, lrs, beta, gamma,
         else:  # the noise-free case: a deterministic run with a schedule or an average
             for i in range(d):
                 grad[i] += b[i]
-        # The update is written out here: through an inlined helper it costs ~50 ns a
-        # step more at d = 10 (measured; numba's inlining keeps LLVM from fusing it).
-        lr = lrs[0] if constant else lrs[t]
-        if P.shape[0] > 0:
-            symmetric_matvec(P, grad, direction)
-            for i in range(d):
-                grad[i] = direction[i]
-        if beta == 0.0:
-            for i in range(d):
-                w[i] -= lr * grad[i]
-        else:
-            for i in range(d):
-                current = w[i]
-                w[i] = current + beta * (current - w_prev[i]) - lr * grad[i]
-                w_prev[i] = current
-        if keep_average:
-            for i in range(d):
-                average[i] = ema * average[i] + (1.0 - ema) * w[i]
+        _advance(w, w_prev, grad, P, direction, lrs[0] if constant else lrs[t], beta,
+                 average, ema)
         t += 1
         if not all_finite(w):
-            _mark_diverged(k, w_out, loss_out)
-            if ema_out.shape[0] > 0:
-                _mark_diverged(k, ema_out, ema_loss_out)
+            _mark_all_diverged(k, w_out, loss_out, ema_out, ema_loss_out)
             return t
 
 
@@ -247,8 +260,7 @@ def minibatch_run(X, targets, l2, metric, curvature, b, c, P, batch_size, sampli
     n = X.shape[0]
     w = w0.copy()
     w_prev = w0.copy()
-    keep_average = ema_out.shape[0] > 0
-    average = w0.copy() if keep_average else np.empty(0)
+    average = w0.copy() if ema_out.shape[0] > 0 else np.empty(0)
     y = np.empty(d)
     grad = np.empty(d)
     Aw = np.empty(d)
@@ -275,29 +287,11 @@ def minibatch_run(X, targets, l2, metric, curvature, b, c, P, batch_size, sampli
         else:
             _batch_gradient(X, targets, batch, l2, w, grad)
             _metric_correction(l2, metric, w, direction, grad)
-        # The update is written out here: through an inlined helper it costs ~50 ns a
-        # step more at d = 10 (measured; numba's inlining keeps LLVM from fusing it).
-        lr = lrs[0] if constant else lrs[t]
-        if P.shape[0] > 0:
-            symmetric_matvec(P, grad, direction)
-            for i in range(d):
-                grad[i] = direction[i]
-        if beta == 0.0:
-            for i in range(d):
-                w[i] -= lr * grad[i]
-        else:
-            for i in range(d):
-                current = w[i]
-                w[i] = current + beta * (current - w_prev[i]) - lr * grad[i]
-                w_prev[i] = current
-        if keep_average:
-            for i in range(d):
-                average[i] = ema * average[i] + (1.0 - ema) * w[i]
+        _advance(w, w_prev, grad, P, direction, lrs[0] if constant else lrs[t], beta,
+                 average, ema)
         t += 1
         if not all_finite(w):
-            _mark_diverged(k, w_out, loss_out)
-            if ema_out.shape[0] > 0:
-                _mark_diverged(k, ema_out, ema_loss_out)
+            _mark_all_diverged(k, w_out, loss_out, ema_out, ema_loss_out)
             return t
 
 

@@ -166,6 +166,16 @@ def _sandwich3(A, S, scratch, out):
 
 
 @jit_inline
+def _affine3(M, v, base, out):
+    """``out = base + M v`` for a 3×3 ``M`` (``out`` distinct from the inputs)."""
+    for i in range(3):
+        total = base[i]
+        for k in range(3):
+            total += M[i, k] * v[k]
+        out[i] = total
+
+
+@jit_inline
 def _jump(T, F, noise_vector, n, mean, cov, work):
     """Advance ``(mean, cov)`` by ``n`` steps of ``x ← T x + F + η·v``, ``Var η = 1``.
 
@@ -175,11 +185,7 @@ def _jump(T, F, noise_vector, n, mean, cov, work):
     P, Ls, A, Lacc, tmp, tmp2 = work[0], work[1], work[2], work[3], work[4], work[5]
     Fs, Facc = work[6, 0], work[6, 1]
     if n == 1:
-        for i in range(3):
-            total = F[i]
-            for k in range(3):
-                total += T[i, k] * mean[k]
-            work[6, 2, i] = total
+        _affine3(T, mean, F, work[6, 2])
         mean[:] = work[6, 2]
         _sandwich3(T, cov, tmp, tmp2)
         for i in range(3):
@@ -197,11 +203,7 @@ def _jump(T, F, noise_vector, n, mean, cov, work):
     remaining = n
     while remaining > 0:
         if remaining & 1:
-            for i in range(3):
-                total = Facc[i]
-                for k in range(3):
-                    total += A[i, k] * Fs[k]
-                work[6, 2, i] = total
+            _affine3(A, Fs, Facc, work[6, 2])
             Facc[:] = work[6, 2]
             _sandwich3(A, Ls, tmp, tmp2)
             Lacc += tmp2
@@ -209,21 +211,13 @@ def _jump(T, F, noise_vector, n, mean, cov, work):
             A[:, :] = tmp
         remaining >>= 1
         if remaining > 0:
-            for i in range(3):
-                total = Fs[i]
-                for k in range(3):
-                    total += P[i, k] * Fs[k]
-                work[6, 2, i] = total
+            _affine3(P, Fs, Fs, work[6, 2])
             Fs[:] = work[6, 2]
             _sandwich3(P, Ls, tmp, tmp2)
             Ls += tmp2
             _mul3(P, P, tmp)
             P[:, :] = tmp
-    for i in range(3):
-        total = Facc[i]
-        for k in range(3):
-            total += A[i, k] * mean[k]
-        work[6, 2, i] = total
+    _affine3(A, mean, Facc, work[6, 2])
     mean[:] = work[6, 2]
     _sandwich3(A, cov, tmp, tmp2)
     cov[:, :] = tmp2 + Lacc
