@@ -12,7 +12,6 @@ from functools import cached_property
 
 import numpy as np
 import scipy.linalg
-import scipy.stats
 
 from quadsim._validation import (
     as_float_array,
@@ -206,7 +205,13 @@ class Quadratic:
         d = spectrum.shape[0]
         b_eigen = np.zeros(d) if b is None else as_vector(b, "b", d)
         generator = np.random.default_rng(rng)  # type: ignore[arg-type]
-        Q = scipy.stats.ortho_group.rvs(d, random_state=generator) if d > 1 else np.eye(1)
+        if d > 1:
+            # scipy.stats takes about a second to import: only this method needs it.
+            from scipy.stats import ortho_group
+
+            Q = ortho_group.rvs(d, random_state=generator)
+        else:
+            Q = np.eye(1)
         A = (Q * spectrum) @ Q.T
         return cls(0.5 * (A + A.T), Q @ b_eigen, c)
 
