@@ -6,12 +6,12 @@ import numpy as np
 import scipy.linalg
 
 from quadsim._validation import as_choice, as_step_indices, as_times, as_vector
-from quadsim.kernels._blas import BLAS_MIN_DIM, dsymv
-from quadsim.kernels.trajectory import two_step_eigen, two_step_raw
-from quadsim.methods import GradientFlow, Preconditioned
+from quadsim.kernels._blas import symv_plan
+from quadsim.kernels.trajectory import gd_raw, two_step_eigen, two_step_raw
+from quadsim.methods import GD, GradientFlow, Preconditioned, _TwoStepMethod
 from quadsim.problems import Quadratic, as_quadratic
 from quadsim.results import Trajectory
-from quadsim.theory import check_method, closed_form, trajectory_from_eigen
+from quadsim.theory import check_method, closed_form
 
 _NO_PRECONDITIONER = np.empty((0, 0))
 
@@ -71,19 +71,36 @@ def simulate(problem: object, method: object, w0: object, steps: object, *,
     indices = as_step_indices(steps)
     records = np.empty((indices.shape[0], quadratic.dim))
     loss = np.empty(indices.shape[0])
-    args = (method.lr, method.momentum, method.lookahead)
-    if basis == "raw":
+    if basis == "eigen":
+        return _simulate_eigen(quadratic, method, w0, indices, records, loss)
+    plan = symv_plan(quadratic.dim)
+    if type(method) is GD:
+        diverged = gd_raw(quadratic.A, quadratic.b, quadratic.c, method.lr, w0, indices,
+                          records, loss, plan)
+    else:
         P = method.P if isinstance(method, Preconditioned) else _NO_PRECONDITIONER
         if P.shape[0] not in (0, quadratic.dim):
             method.frame(quadratic)  # raises the shape error
-        diverged = two_step_raw(quadratic.A, quadratic.b, quadratic.c, P, *args, w0,
-                                indices, records, loss,
-                                dsymv if quadratic.dim >= BLAS_MIN_DIM else None)
-        return Trajectory(indices, records, loss, None if diverged < 0 else int(diverged))
+        diverged = two_step_raw(quadratic.A, quadratic.b, quadratic.c, P, method.lr,
+                                method.momentum, method.lookahead, w0, indices, records,
+                                loss, plan)
+    return Trajectory(indices, records, loss, None if diverged < 0 else int(diverged))
+
+
+def _simulate_eigen(quadratic: Quadratic, method: _TwoStepMethod, w0: np.ndarray,
+                    indices: np.ndarray, records: np.ndarray, loss: np.ndarray
+                    ) -> Trajectory:
+    """Iterate per axis; the kernel's losses are kept and ``w = U @ basisᵀ`` is one GEMM.
+
+    The kernel writes eigen-coordinates into `records` (NaN from divergence on), which
+    one BLAS-3 product maps to ``w``; the loss needs no second evaluation.
+    """
     frame = method.frame(quadratic)
-    diverged = two_step_eigen(frame.eigenvalues, frame.b, frame.c, *args,
+    diverged = two_step_eigen(frame.eigenvalues, frame.b, frame.c, method.lr,
+                              method.momentum, method.lookahead,
                               np.ascontiguousarray(frame.to_eigen(w0)), indices, records, loss)
-    return trajectory_from_eigen(frame, indices, records, None if diverged < 0 else int(diverged))
+    return Trajectory(indices, records @ frame.basis.T, loss,
+                      None if diverged < 0 else int(diverged))
 
 
 def _flow_by_expm(quadratic: Quadratic, w0: np.ndarray, times: np.ndarray) -> Trajectory:

@@ -8,7 +8,7 @@ both are checked to agree before they are timed.
 
 Rows, for d ∈ {10, 100, 1000}:
 
-- raw-basis GD: ``simulate(..., basis="raw")``, and the kernel ``two_step_raw`` called
+- raw-basis GD: ``simulate(..., basis="raw")``, and the kernel ``gd_raw`` called
   directly on outputs allocated as ``simulate`` allocates them (the note gives the API's
   overhead a call, timed on one-step runs), against a numpy loop
   ``Aw = A @ w; loss = c + w @ (0.5*Aw + b); w = w - lr*(Aw + b)``;
@@ -60,8 +60,8 @@ from quadsim import (
     simulate,
     simulate_tangents,
 )
-from quadsim.kernels._blas import BLAS_MIN_DIM, dsymv
-from quadsim.kernels.trajectory import symmetric_matvec, two_step_eigen, two_step_raw
+from quadsim.kernels._blas import symv_plan
+from quadsim.kernels.trajectory import gd_raw, symmetric_matvec, two_step_eigen
 
 DIMS = (10, 100, 1000)
 
@@ -91,7 +91,6 @@ AGREEMENT_RTOL = 1e-9
 BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
             "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
-NO_PRECONDITIONER = np.empty((0, 0))
 BETA = 0.9
 
 
@@ -243,20 +242,19 @@ def gd_rows(d: int, T: int, min_time: float, repeats: int) -> list[Row]:
     frame = q.frame
     a, bt, u0 = frame.eigenvalues, frame.b, np.ascontiguousarray(frame.to_eigen(w0))
     steps = np.arange(T + 1, dtype=np.int64)
+    plan = symv_plan(d)
 
     # The kernels get fresh outputs on each call, as simulate allocates them, so that
     # the difference between a kernel row and its simulate row is the API's overhead.
     def kernel_raw():
         W, loss = np.empty((T + 1, d)), np.empty(T + 1)
-        two_step_raw(A, b, c, NO_PRECONDITIONER, lr, 0.0, 0.0, w0, steps, W, loss,
-                     dsymv if d >= BLAS_MIN_DIM else None)
+        gd_raw(A, b, c, lr, w0, steps, W, loss, plan)
         return W, loss
 
     reused_W, reused_loss = np.empty((T + 1, d)), np.empty(T + 1)
 
     def kernel_raw_reused():
-        two_step_raw(A, b, c, NO_PRECONDITIONER, lr, 0.0, 0.0, w0, steps, reused_W,
-                     reused_loss, dsymv if d >= BLAS_MIN_DIM else None)
+        gd_raw(A, b, c, lr, w0, steps, reused_W, reused_loss, plan)
         return reused_W, reused_loss
 
     def kernel_eigen():
@@ -294,7 +292,7 @@ def gd_rows(d: int, T: int, min_time: float, repeats: int) -> list[Row]:
         check_same(f"GD {name}, d={d}", traj.w, traj.loss, *reference)
     check_same(f"GD closed-form loss, d={d}", reference[0],
                closed_form_loss(q, method, w0, check_T), *reference)
-    check_same(f"two_step_raw, d={d}", *kernel_raw(), *numpy_raw())
+    check_same(f"gd_raw, d={d}", *kernel_raw(), *numpy_raw())
     check_same(f"two_step_eigen, d={d}", *kernel_eigen(), *numpy_eigen())
 
     t_numpy, t_simulate, t_kernel, t_closed, t_closed_loss, t_kernel_eigen_vs_raw = (
@@ -316,8 +314,7 @@ def gd_rows(d: int, T: int, min_time: float, repeats: int) -> list[Row]:
 
     def kernel_one_step():
         W, loss = np.empty((2, d)), np.empty(2)
-        two_step_raw(A, b, c, NO_PRECONDITIONER, lr, 0.0, 0.0, w0, one_step, W, loss,
-                     dsymv if d >= BLAS_MIN_DIM else None)
+        gd_raw(A, b, c, lr, w0, one_step, W, loss, plan)
         return W, loss
 
     gigabytes = 8e-9 * d * d
@@ -330,9 +327,9 @@ def gd_rows(d: int, T: int, min_time: float, repeats: int) -> list[Row]:
     return [
         Row(d, 'GD raw: simulate(basis="raw")', t_simulate, t_numpy, "raw",
             f"{gigabytes / t_simulate:.1f} GB/s of A" if d >= 1000 else ""),
-        Row(d, "GD raw: two_step_raw kernel", t_kernel, t_numpy, "raw",
+        Row(d, "GD raw: gd_raw kernel", t_kernel, t_numpy, "raw",
             f"{gigabytes / t_kernel:.1f} GB/s of A; {overhead}" if d >= 100 else overhead),
-        Row(d, "GD raw: two_step_raw kernel, outputs reused", t_kernel_reused, t_numpy_again,
+        Row(d, "GD raw: gd_raw kernel, outputs reused", t_kernel_reused, t_numpy_again,
             None, "no first-touch page faults on the K×d records"),
         Row(d, 'GD eigen: simulate(basis="eigen")', t_simulate_eigen, t_numpy_w, None,
             "both sides map U to w (U @ Qᵀ)"),
