@@ -68,7 +68,7 @@ def simulate(problem: object, method: object, w0: object, steps: object, *,
         if basis == "eigen":
             return closed_form(quadratic, method, w0, steps)
         return _flow_by_expm(quadratic, w0, as_times(steps))
-    indices = as_step_indices(steps)
+    indices = as_step_indices(steps, record_size=quadratic.dim + 1)
     records = np.empty((indices.shape[0], quadratic.dim))
     loss = np.empty(indices.shape[0])
     if basis == "eigen":

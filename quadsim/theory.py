@@ -296,7 +296,7 @@ def closed_form(problem: object, method: object, w0: object, steps: object) -> T
     if isinstance(method, GradientFlow):
         times = as_times(steps)
         return trajectory_from_eigen(frame, times, _flow_closed_form(frame, u0, times))
-    indices = as_step_indices(steps)
+    indices = as_step_indices(steps, record_size=quadratic.dim + 1)
     return trajectory_from_eigen(frame, indices,
                                  _discrete_closed_form(frame, method, u0, indices))
 
@@ -329,7 +329,7 @@ def closed_form_loss(problem: object, method: object, w0: object, steps: object)
     if not isinstance(method, (GD, Preconditioned)):
         return closed_form(quadratic, method, w0, steps).loss
     w0 = as_vector(w0, "w0", quadratic.dim)
-    indices = as_step_indices(steps)
+    indices = as_step_indices(steps, record_size=1)
     frame = method.frame(quadratic)
     loss = np.empty(indices.shape[0])
     with np.errstate(over="ignore", invalid="ignore"):
