@@ -13,8 +13,9 @@ Rows, for d ∈ {10, 100, 1000}:
   overhead a call, timed on one-step runs), against a numpy loop
   ``Aw = A @ w; loss = c + w @ (0.5*Aw + b); w = w - lr*(Aw + b)``;
 - eigenbasis GD: ``simulate(..., basis="eigen")`` (which returns ``w``, so it pays the
-  ``U @ Qᵀ`` basis change) against the per-axis numpy loop plus the same basis change,
-  and the kernel ``two_step_eigen`` against the per-axis numpy loop alone;
+  ``U @ Qᵀ`` basis change) against the per-axis numpy loop plus the same basis change
+  and against ``simulate(..., basis="raw")``, and the kernel ``two_step_eigen`` against
+  the per-axis numpy loop alone;
 - the closed form of the whole curve, ``closed_form(..., steps=T)``, against the numpy
   GD loop that produces the same records.
 
@@ -24,10 +25,14 @@ eigenbasis run that records 101 of its steps shows the per-step cost without the
 change. Times are the best of several repeats (as in :mod:`timeit`), each repeat at least
 ``--min-time`` seconds, after a warm-up call, so Numba compilation is excluded.
 
+Then the start-up section (:mod:`bench_startup`): import, cold and warm first result
+in fresh processes, as ratios to yardsticks timed in the same run.
+
 Usage::
 
-    python scripts/bench.py            # full run, under a minute and a half
+    python scripts/bench.py            # full run, about three minutes
     python scripts/bench.py --quick    # smoke run, a few seconds
+    python scripts/bench.py --sections startup   # the start-up section alone
     OPENBLAS_NUM_THREADS=1 python scripts/bench.py --dims 1000   # numpy on one core
 """
 
@@ -43,6 +48,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
+import bench_startup
 import numba
 import numpy as np
 
@@ -64,6 +70,7 @@ from quadsim.kernels._blas import symv_plan
 from quadsim.kernels.trajectory import gd_raw, symmetric_matvec, two_step_eigen
 
 DIMS = (10, 100, 1000)
+SECTIONS = ("startup", "kernels")
 
 #: Horizon T per d (steps 0..T recorded): about 0.2 s of the numpy raw-basis GD loop
 #: on the reference machine (2-core AMD EPYC), so that one call of the slow side is one
@@ -74,7 +81,9 @@ QUICK_HORIZON = {10: 2_000, 100: 1_000, 1000: 30}
 #: Horizon of the eigenbasis run that records only RECORDS_SPARSE of its steps (d = 1000).
 SPARSE_HORIZON, QUICK_SPARSE_HORIZON, RECORDS_SPARSE = 20_000, 1_000, 101
 
-#: The issue's targets for numpy time ÷ quadsim time, by (row kind, d).
+#: The issues' targets for numpy time ÷ quadsim time, by (row kind, d); for
+#: ``eigen_vs_raw``, raw-basis time ÷ eigenbasis time, both ``simulate`` recording every
+#: step.
 TARGETS = {
     ("raw", 10): 100.0,
     ("raw", 100): 5.0,
@@ -83,6 +92,9 @@ TARGETS = {
     ("closed", 10): 100.0,
     ("closed", 100): 100.0,
     ("closed", 1000): 100.0,
+    ("eigen_vs_raw", 10): 1.0,
+    ("eigen_vs_raw", 100): 1.0,
+    ("eigen_vs_raw", 1000): 2.0,
 }
 
 #: Relative agreement required between quadsim and the numpy loop before timing.
@@ -304,6 +316,9 @@ def gd_rows(d: int, T: int, min_time: float, repeats: int) -> list[Row]:
         best_times([numpy_eigen_to_w, simulate_eigen], min_time, repeats))
     t_numpy_u, t_kernel_eigen = (
         seconds / T for seconds in best_times([numpy_eigen, kernel_eigen], min_time, repeats))
+    t_raw_again, t_eigen_again = (
+        seconds / T for seconds in best_times([simulate_raw, simulate_eigen], min_time,
+                                              repeats))
     t_numpy_again, t_kernel_reused = (
         seconds / T for seconds in best_times([numpy_raw, kernel_raw_reused], min_time,
                                               repeats))
@@ -333,6 +348,8 @@ def gd_rows(d: int, T: int, min_time: float, repeats: int) -> list[Row]:
             None, "no first-touch page faults on the K×d records"),
         Row(d, 'GD eigen: simulate(basis="eigen")', t_simulate_eigen, t_numpy_w, None,
             "both sides map U to w (U @ Qᵀ)"),
+        Row(d, 'GD eigen vs raw: simulate(basis="eigen")', t_eigen_again, t_raw_again,
+            "eigen_vs_raw", 'ratio to simulate(basis="raw"), not numpy'),
         Row(d, "GD eigen: two_step_eigen kernel", t_kernel_eigen_vs_raw, t_numpy, "eigen",
             "vs the numpy GD loop; records u, not w"),
         Row(d, "GD eigen: two_step_eigen kernel", t_kernel_eigen, t_numpy_u, None,
@@ -570,6 +587,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="timings per measurement, the best is kept (default 7, quick 2)")
     parser.add_argument("--dims", type=int, nargs="+", choices=DIMS, default=DIMS,
                         help="dimensions to run (default: all)")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=SECTIONS,
+                        help="what to time (default: both): the kernels in this process, "
+                             "start-up in fresh ones")
+    parser.add_argument("--processes", type=int, default=None,
+                        help="fresh processes per start-up case, the median is kept "
+                             "(default 3, quick 1)")
     args = parser.parse_args(argv)
     horizon = QUICK_HORIZON if args.quick else HORIZON
     sparse_horizon = QUICK_SPARSE_HORIZON if args.quick else SPARSE_HORIZON
@@ -583,22 +606,28 @@ def main(argv: list[str] | None = None) -> None:
           f"({platform.processor() or platform.machine()})")
     for line in blas_info():
         print(line)
-    print(f"horizons T = {horizon}; best of {repeats} timings of >= {min_time} s each; "
-          "times are per step (per recorded step for the closed form)")
     print()
 
-    rows: list[Row] = []
-    for d in args.dims:
-        rows.extend(gd_rows(d, horizon[d], min_time, repeats))
-        if d == 100:
-            rows.extend(momentum_rows(d, horizon[d], min_time, repeats))
-            rows.extend(tangent_rows(d, horizon[d] // 5, min_time, repeats))
-        if d == 1000:
-            rows.extend(bandwidth_rows(d, horizon[d], sparse_horizon, min_time, repeats))
-    met, missed = print_table(rows)
-    print()
-    if 1000 in args.dims:
-        print(response_jacobian_time(300 if args.quick else 1000, 1 if args.quick else 3))
+    met = missed = 0
+    if "startup" in args.sections:
+        met, missed = bench_startup.run(args.processes or (1 if args.quick else 3))
+        print()
+    if "kernels" in args.sections:
+        rows: list[Row] = []
+        for d in args.dims:
+            rows.extend(gd_rows(d, horizon[d], min_time, repeats))
+            if d == 100:
+                rows.extend(momentum_rows(d, horizon[d], min_time, repeats))
+                rows.extend(tangent_rows(d, horizon[d] // 5, min_time, repeats))
+            if d == 1000:
+                rows.extend(bandwidth_rows(d, horizon[d], sparse_horizon, min_time, repeats))
+        print(f"horizons T = {horizon}; best of {repeats} timings of >= {min_time} s each; "
+              "times are per step (per recorded step for the closed form)")
+        kernel_met, kernel_missed = print_table(rows)
+        met, missed = met + kernel_met, missed + kernel_missed
+        print()
+        if 1000 in args.dims:
+            print(response_jacobian_time(300 if args.quick else 1000, 1 if args.quick else 3))
     print(f"targets: {met} PASS, {missed} MISS; total run time "
           f"{time.perf_counter() - start:.0f} s")
 
