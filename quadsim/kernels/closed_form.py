@@ -9,6 +9,9 @@ pair ``(r^t, G_t)`` advances as ``r^{t+Δ} = r^Δ r^t``, ``G_{t+Δ} = G_Δ + r^�
 ``r^Δ = exp(Δ·log1p(−h))`` and ``G_Δ = −expm1(Δ·log1p(−h))/h`` (``Δ`` when ``h = 0``),
 so a record costs O(d) whatever ``t`` is, and consecutive records (``Δ = 1``) cost
 one multiply-add per axis. Rounding grows like ``K·eps`` over ``K`` records.
+
+Compiles for: :func:`gd_loss_curve` once (float64 vectors, float ``c`` and ``lr``,
+int64 steps), for GD and preconditioned GD alike.
 """
 
 import numpy as np

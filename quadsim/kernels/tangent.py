@@ -22,6 +22,11 @@ derivatives with respect to the optimizer's own ``lr`` and ``β``:
 ``curvature`` is either the dense symmetric ``A`` (d × d, raw basis, O(d²·p) a step)
 or the eigenvalues as a column (d × 1, eigenbasis, where ``L``, ``R`` and ``b`` are
 given in eigen-coordinates; O(d·p) a step).
+
+Compiles for: :func:`two_step_tangent` once, for both bases and every method (the
+``curvature`` is a 2-d float64 array either way, the branches are on its shape and on
+the scalars); the dense ``A Ẏ`` is a BLAS product (``np.dot``), which makes this the
+slowest kernel to compile.
 """
 
 import numpy as np
