@@ -26,7 +26,7 @@ disk (see :mod:`quadsim.kernels._jit`).
 import numpy as np
 
 from quadsim.kernels._blas import blas_symmetric_matvec
-from quadsim.kernels._jit import jit, jit_inline, jit_sum
+from quadsim.kernels._jit import jit_inline, jit_sum
 
 _LARGEST = np.finfo(np.float64).max
 
@@ -85,8 +85,9 @@ def record_state(k, w, Aw, b, c, w_out, loss_out):
     loss_out[k] = quadratic_value(w, Aw, b, c)
 
 
-@jit
+@jit_inline
 def _mark_diverged(k, w_out, loss_out):
+    """Fill records ``k`` onwards with NaN (inlined: a separate compile cost more)."""
     for r in range(k, w_out.shape[0]):
         loss_out[r] = np.nan
         for i in range(w_out.shape[1]):
