@@ -7,8 +7,14 @@ import scipy.linalg
 
 from quadsim._validation import as_choice, as_step_indices, as_times, as_vector
 from quadsim.kernels._blas import symv_plan
-from quadsim.kernels.trajectory import gd_raw, two_step_eigen, two_step_raw
-from quadsim.methods import GD, GradientFlow, Preconditioned, _TwoStepMethod
+from quadsim.kernels.trajectory import (
+    IN_PLACE_MAP_MAX_DIM,
+    eigen_to_raw,
+    gd_raw,
+    two_step_eigen,
+    two_step_raw,
+)
+from quadsim.methods import GD, GradientFlow, Preconditioned
 from quadsim.problems import Quadratic, as_quadratic
 from quadsim.results import Trajectory
 from quadsim.theory import check_method, closed_form
@@ -71,36 +77,30 @@ def simulate(problem: object, method: object, w0: object, steps: object, *,
     indices = as_step_indices(steps, record_size=quadratic.dim + 1)
     records = np.empty((indices.shape[0], quadratic.dim))
     loss = np.empty(indices.shape[0])
-    if basis == "eigen":
-        return _simulate_eigen(quadratic, method, w0, indices, records, loss)
-    plan = symv_plan(quadratic.dim)
-    if type(method) is GD:
-        diverged = gd_raw(quadratic.A, quadratic.b, quadratic.c, method.lr, w0, indices,
-                          records, loss, plan)
-    else:
-        P = method.P if isinstance(method, Preconditioned) else _NO_PRECONDITIONER
-        if P.shape[0] not in (0, quadratic.dim):
-            method.frame(quadratic)  # raises the shape error
-        diverged = two_step_raw(quadratic.A, quadratic.b, quadratic.c, P, method.lr,
-                                method.momentum, method.lookahead, w0, indices, records,
-                                loss, plan)
-    return Trajectory(indices, records, loss, None if diverged < 0 else int(diverged))
-
-
-def _simulate_eigen(quadratic: Quadratic, method: _TwoStepMethod, w0: np.ndarray,
-                    indices: np.ndarray, records: np.ndarray, loss: np.ndarray
-                    ) -> Trajectory:
-    """Iterate per axis; the kernel's losses are kept and ``w = U @ basisᵀ`` is one GEMM.
-
-    The kernel writes eigen-coordinates into `records` (NaN from divergence on), which
-    one BLAS-3 product maps to ``w``; the loss needs no second evaluation.
-    """
+    args = (method.lr, method.momentum, method.lookahead)
+    if basis == "raw":
+        plan = symv_plan(quadratic.dim)
+        if type(method) is GD:
+            diverged = gd_raw(quadratic.A, quadratic.b, quadratic.c, method.lr, w0, indices,
+                              records, loss, plan)
+        else:
+            P = method.P if isinstance(method, Preconditioned) else _NO_PRECONDITIONER
+            if P.shape[0] not in (0, quadratic.dim):
+                method.frame(quadratic)  # raises the shape error
+            diverged = two_step_raw(quadratic.A, quadratic.b, quadratic.c, P, *args, w0,
+                                    indices, records, loss, plan)
+        return Trajectory(indices, records, loss, None if diverged < 0 else int(diverged))
     frame = method.frame(quadratic)
-    diverged = two_step_eigen(frame.eigenvalues, frame.b, frame.c, method.lr,
-                              method.momentum, method.lookahead,
+    diverged = two_step_eigen(frame.eigenvalues, frame.b, frame.c, *args,
                               np.ascontiguousarray(frame.to_eigen(w0)), indices, records, loss)
-    return Trajectory(indices, records @ frame.basis.T, loss,
-                      None if diverged < 0 else int(diverged))
+    # The kernel's losses are kept (no second evaluation); its records, in eigen-
+    # coordinates and NaN from divergence on, map to w in place for small d and by one
+    # BLAS-3 product for larger d.
+    if quadratic.dim < IN_PLACE_MAP_MAX_DIM:
+        eigen_to_raw(records, np.ascontiguousarray(frame.basis.T))
+    else:
+        records = frame.from_eigen(records)
+    return Trajectory(indices, records, loss, None if diverged < 0 else int(diverged))
 
 
 def _flow_by_expm(quadratic: Quadratic, w0: np.ndarray, times: np.ndarray) -> Trajectory:

@@ -276,6 +276,7 @@ def test_each_kernel_compiles_one_specialisation_per_product(w0):
         assert len(kernel.signatures) == 2
         assert len({signature[:-1] for signature in kernel.signatures}) == 1
     assert len(kernels.two_step_eigen.signatures) == 1
+    assert len(kernels.eigen_to_raw.signatures) == 1
 
 
 spectra = st.lists(
@@ -320,6 +321,7 @@ def test_large_problems_take_the_blas_path_and_agree(name):
     assert_allclose(raw.w, iterates, rtol=TRAJECTORY_RTOL,
                     atol=TRAJECTORY_RTOL * np.max(np.abs(iterates)))
     assert_same(closed_form(problem, method, w0, steps), raw)
+    assert_same(simulate(problem, method, w0, steps, basis="eigen"), raw)  # BLAS-3 map
 
 
 @pytest.mark.parametrize("name", sorted(methods()))
