@@ -7,19 +7,23 @@ import scipy.linalg
 
 from quadsim._validation import as_choice, as_step_indices, as_times, as_vector
 from quadsim.kernels._blas import symv_plan
-from quadsim.kernels.trajectory import (
-    IN_PLACE_MAP_MAX_DIM,
-    eigen_to_raw,
-    gd_raw,
-    two_step_eigen,
-    two_step_raw,
-)
+from quadsim.kernels.trajectory import gd_raw, two_step_eigen, two_step_raw
 from quadsim.methods import GD, GradientFlow, Preconditioned
-from quadsim.problems import Quadratic, as_quadratic
+from quadsim.problems import Quadratic, SpectralFrame, as_quadratic
 from quadsim.results import Trajectory
 from quadsim.theory import check_method, closed_form
 
 _NO_PRECONDITIONER = np.empty((0, 0))
+
+#: Below this dimension the eigenbasis records are mapped back to ``w`` in row blocks
+#: of at most :data:`_ONE_THREAD_GEMM_SIZE` multiply-adds: OpenBLAS runs such a product
+#: on one thread, while one threaded (K × d)·(d × d) product with d ~ 10 waits for the
+#: other core, which cost 400–1200 ns a record on the busy 2-core reference machine
+#: (13 ns in blocks, 11–22 ns threaded on a quiet one). From it on, one product.
+_BLOCKED_MAP_MAX_DIM = 32
+#: m·n·k up to which OpenBLAS's GEMM stays on one thread (65536 × its default
+#: GEMM_MULTITHREAD_THRESHOLD of 4); with another BLAS the blocks are merely small.
+_ONE_THREAD_GEMM_SIZE = 2**18
 
 
 def simulate(problem: object, method: object, w0: object, steps: object, *,
@@ -94,13 +98,28 @@ def simulate(problem: object, method: object, w0: object, steps: object, *,
     diverged = two_step_eigen(frame.eigenvalues, frame.b, frame.c, *args,
                               np.ascontiguousarray(frame.to_eigen(w0)), indices, records, loss)
     # The kernel's losses are kept (no second evaluation); its records, in eigen-
-    # coordinates and NaN from divergence on, map to w in place for small d and by one
-    # BLAS-3 product for larger d.
-    if quadratic.dim < IN_PLACE_MAP_MAX_DIM:
-        eigen_to_raw(records, np.ascontiguousarray(frame.basis.T))
-    else:
-        records = frame.from_eigen(records)
-    return Trajectory(indices, records, loss, None if diverged < 0 else int(diverged))
+    # coordinates and NaN from divergence on, map to w by BLAS-3 products.
+    return Trajectory(indices, _from_eigen_records(frame, records), loss,
+                      None if diverged < 0 else int(diverged))
+
+
+def _from_eigen_records(frame: SpectralFrame, records: np.ndarray) -> np.ndarray:
+    """``records @ basisᵀ``: one GEMM, or for small d single-threaded row blocks in place.
+
+    In place, so that small d needs no second (K, d) array: its first-touch page faults
+    cost about as much as the product itself there.
+    """
+    d = records.shape[1]
+    if d >= _BLOCKED_MAP_MAX_DIM:
+        return frame.from_eigen(records)
+    rows = _ONE_THREAD_GEMM_SIZE // (d * d)
+    block = np.empty((min(rows, records.shape[0]), d))
+    for start in range(0, records.shape[0], rows):
+        part = records[start:start + rows]
+        mapped = block[:part.shape[0]]
+        np.matmul(part, frame.basis.T, out=mapped)
+        part[...] = mapped
+    return records
 
 
 def _flow_by_expm(quadratic: Quadratic, w0: np.ndarray, times: np.ndarray) -> Trajectory:

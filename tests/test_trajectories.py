@@ -276,7 +276,6 @@ def test_each_kernel_compiles_one_specialisation_per_product(w0):
         assert len(kernel.signatures) == 2
         assert len({signature[:-1] for signature in kernel.signatures}) == 1
     assert len(kernels.two_step_eigen.signatures) == 1
-    assert len(kernels.eigen_to_raw.signatures) == 1
 
 
 spectra = st.lists(
@@ -353,3 +352,12 @@ def test_eigenbasis_path_returns_the_kernel_loss(monkeypatch, w0):
     monkeypatch.setattr(SpectralFrame, "value", second_evaluation)
     monkeypatch.setattr(Quadratic, "value", second_evaluation)
     assert_same(simulate(problem, Momentum(0.3, 0.8), w0, STEPS, basis="eigen"), raw)
+
+
+def test_eigenbasis_records_map_back_in_blocks(w0):
+    """At d = 8 the 10001 records map back to w in several row blocks."""
+    from conftest import PROBLEMS
+
+    problem = PROBLEMS["ill"]()
+    assert_same(simulate(problem, Momentum(0.5, 0.5), w0, 10_000, basis="eigen"),
+                simulate(problem, Momentum(0.5, 0.5), w0, 10_000))

@@ -13,13 +13,11 @@ One kernel per idea, so that a call compiles only the code it runs:
 
 - :func:`gd_raw`: plain GD (β = γ = 0, P = I) on the dense ``A``, one product a step;
 - :func:`two_step_raw`: heavy ball, Nesterov and preconditioned GD on the dense ``A``;
-- :func:`two_step_eigen`: every method, axis by axis in its eigenbasis; below
-  :data:`IN_PLACE_MAP_MAX_DIM` :func:`eigen_to_raw` maps its records back to ``w`` in
-  place.
+- :func:`two_step_eigen`: every method, axis by axis in its eigenbasis.
 
 What each compiles for: the API passes C-contiguous float64 arrays, Python floats and
-int64 steps, so :func:`two_step_eigen` and :func:`eigen_to_raw` have one
-specialisation each and each raw kernel two, one per matrix-vector product (``plan``
+int64 steps, so :func:`two_step_eigen` has one specialisation and each raw kernel
+two, one per matrix-vector product (``plan``
 None: the jitted :func:`symmetric_matvec`; a tuple: BLAS ``dsymv`` from
 :data:`~quadsim.kernels._blas.BLAS_MIN_DIM` on, see
 :func:`~quadsim.kernels._blas.symv_plan`). Each compiled specialisation is cached on
@@ -29,17 +27,9 @@ disk (see :mod:`quadsim.kernels._jit`).
 import numpy as np
 
 from quadsim.kernels._blas import blas_symmetric_matvec
-from quadsim.kernels._jit import jit, jit_inline, jit_sum
+from quadsim.kernels._jit import jit_inline, jit_sum
 
 _LARGEST = np.finfo(np.float64).max
-
-#: Below this dimension :func:`eigen_to_raw` maps eigenbasis records back to ``w`` in
-#: place; from it on one BLAS-3 product does. Measured on the 2-core machine: at d = 10
-#: the (K × 10)·(10 × 10) product costs 11–22 ns a record on a quiet machine but
-#: 500–1200 ns when the other core is busy (OpenBLAS's two threads wait for each
-#: other), against ~50 ns for the in-place loop; at d = 30 the two are close, and at
-#: d = 100 the product is about twice as fast.
-IN_PLACE_MAP_MAX_DIM = 32
 
 
 @jit_inline
@@ -244,22 +234,3 @@ def two_step_eigen(a, b, c, lr, beta, gamma, u0, steps, u_out, loss_out):
             _mark_diverged(k, u_out, loss_out)
             return t
 
-
-@jit
-def eigen_to_raw(records, basis_t):
-    """Map every row ``u`` of `records` to ``w = basis @ u``, in place.
-
-    ``basis_t`` is ``basisᵀ``, C-contiguous: :func:`symmetric_matvec` computes
-    ``Σ_j u_j basisᵀ[j, :] = basis @ u`` for any matrix, four contiguous rows a pass.
-    NaN rows stay NaN. This is for small d (:data:`IN_PLACE_MAP_MAX_DIM`): it needs no
-    second (K, d) array and no BLAS threads.
-    """
-    d = records.shape[1]
-    u = np.empty(d)
-    w = np.empty(d)
-    for k in range(records.shape[0]):
-        for j in range(d):
-            u[j] = records[k, j]
-        symmetric_matvec(basis_t, u, w)
-        for i in range(d):
-            records[k, i] = w[i]
