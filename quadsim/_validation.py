@@ -9,11 +9,52 @@ requirement and the value given.
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
 #: Relative asymmetry ``max|A - Aᵀ| / max|A|`` above which a matrix is rejected.
 SYMMETRY_RTOL = 1e-10
+
+#: The memory that records may take where the platform does not tell its physical
+#: memory (``os.sysconf`` is POSIX-only).
+FALLBACK_MEMORY_BYTES = 16 * 2**30
+
+_FLOAT_BYTES = 8
+
+
+def physical_memory() -> int:
+    """Bytes of physical memory, the most that a request's records may take."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return FALLBACK_MEMORY_BYTES
+
+
+def _format_bytes(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if count < 1024 or unit == "PiB":
+            return f"{count:.1f} {unit}"
+        count /= 1024
+    raise AssertionError("unreachable")
+
+
+def check_record_memory(records: int, record_size: int, name: str = "steps") -> None:
+    """Raise a ValueError naming `name` if `records` records would not fit in memory.
+
+    Each record holds the step index and `record_size` float64 values (``d + 1`` for
+    ``w_t`` and ``J(w_t)``).
+    """
+    needed = records * (record_size + 1) * _FLOAT_BYTES
+    available = physical_memory()
+    if needed > available:
+        last = records - 1
+        raise ValueError(
+            f"`{name}` asks for {records} records ({record_size} float64 values and a step "
+            f"index each), which would take {_format_bytes(needed)}, more than this machine's "
+            f"{_format_bytes(available)} of memory; to record fewer, pass an array of the "
+            f"steps to record, e.g. `{name}=np.unique(np.geomspace(1, {last}, "
+            "1000).astype(np.int64))`")
 
 
 def _describe(value: object) -> str:
@@ -144,10 +185,18 @@ def as_rng_root(value: object, name: str = "rng") -> np.ndarray:
     return state
 
 
-def as_step_indices(value: object, name: str = "steps") -> np.ndarray:
-    """Return recorded step indices: an int ``T`` means ``0..T``; an array must increase."""
+def as_step_indices(value: object, name: str = "steps", *,
+                    record_size: int = 0) -> np.ndarray:
+    """Return recorded step indices: an int ``T`` means ``0..T``; an array must increase.
+
+    Each record will hold `record_size` float64 values besides its index; a request
+    whose records would not fit in memory is refused (see :func:`check_record_memory`)
+    before anything is allocated.
+    """
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return np.arange(as_count(value, name) + 1, dtype=np.int64)
+        count = as_count(value, name) + 1
+        check_record_memory(count, record_size, name)
+        return np.arange(count, dtype=np.int64)
     if isinstance(value, (bool, numbers.Real)):
         raise TypeError(f"`{name}` must be an integer or an array of integers; got {value!r}")
     array = np.asarray(value)
@@ -160,6 +209,7 @@ def as_step_indices(value: object, name: str = "steps") -> np.ndarray:
     steps = np.ascontiguousarray(array, dtype=np.int64)
     if steps[0] < 0 or np.any(np.diff(steps) <= 0):
         raise ValueError(f"`{name}` must be non-negative and strictly increasing; got {array!r}")
+    check_record_memory(steps.shape[0], record_size, name)
     return steps
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from quadsim._validation import as_batch_size, as_rng_root
+from quadsim._validation import as_batch_size, as_rng_root, check_record_memory
 from quadsim.kernels.ensemble import gaussian_runs, minibatch_runs, plain_minibatch_runs
 from quadsim.kernels.random import run_states
 from quadsim.kernels.rows import minibatch_rows_runs
@@ -27,6 +27,8 @@ def simulate_ensemble(model: NoiseModel, method: _TwoStepMethod, w0: np.ndarray,
                       steps: np.ndarray, basis: str, runs: object, rng: object) -> Ensemble:
     """Run ``runs`` independent samples of `method` on `model` (validated inputs)."""
     count = as_batch_size(runs, "runs")
+    copies = 2 if method.ema is not None else 1  # the iterate and its moving average
+    check_record_memory(steps.shape[0], count * copies * (np.size(w0) + 1), "steps")
     states = run_states(as_rng_root(rng), 0, count)
     if isinstance(model, Minibatch) and matrix_regression(model) is not None:
         return _minibatch_rows(model, method, w0, steps, basis, states)

@@ -12,7 +12,6 @@ from functools import cached_property
 
 import numpy as np
 import scipy.linalg
-import scipy.stats
 
 from quadsim._validation import (
     as_float_array,
@@ -45,6 +44,18 @@ JACOBI_RTOL = 4 * float(np.finfo(np.float64).eps)
 #: Sweeps allowed to the Jacobi iteration; from the eigenbasis of ``XᵀX`` it converges
 #: quadratically and takes one or two.
 JACOBI_MAX_SWEEPS = 30
+
+#: Below this dimension :meth:`SpectralFrame.from_eigen` with ``overwrite`` maps records
+#: to ``w`` in row blocks of at most :data:`ONE_THREAD_GEMM_SIZE` multiply-adds, in
+#: place: OpenBLAS runs such a product on one thread, while one threaded
+#: (K × d)·(d × d) product with d ~ 10 waits for the other core, which cost 400–1200 ns
+#: a record on the busy 2-core reference machine (13 ns in blocks, 11–22 ns threaded
+#: on a quiet one). From it on, one product.
+BLOCKED_MAP_MAX_DIM = 32
+
+#: m·n·k up to which OpenBLAS's GEMM stays on one thread (65536 × its default
+#: GEMM_MULTITHREAD_THRESHOLD of 4); with another BLAS the blocks are merely small.
+ONE_THREAD_GEMM_SIZE = 2**18
 
 #: The stationary-point situations that :meth:`Quadratic.classify` names.
 STATIONARY_KINDS = ("strict minimum", "strict maximum", "saddle", "degenerate",
@@ -252,11 +263,21 @@ class SpectralFrame:
         axes, scale = self._diagonal()
         return w[..., axes] / scale
 
-    def from_eigen(self, u: np.ndarray) -> np.ndarray:
-        """Original coordinates ``w`` of ``u`` (any leading shape ``(..., d)``)."""
+    def from_eigen(self, u: np.ndarray, *, overwrite: bool = False) -> np.ndarray:
+        """Original coordinates ``w`` of ``u`` (any leading shape ``(..., d)``).
+
+        With `overwrite` the caller gives up `u` (a C-contiguous float64 array): below
+        :data:`BLOCKED_MAP_MAX_DIM` it is mapped in place in single-threaded row
+        blocks, so that a long run of records needs no second array (whose first-touch
+        page faults cost about as much as the product at small d).
+        """
         u = np.asarray(u)
         dense = self._dense()
         if dense is not None:
+            if (overwrite and u.ndim >= 2 and self.dim < BLOCKED_MAP_MAX_DIM
+                    and u.dtype == np.float64 and u.flags.c_contiguous):
+                _map_rows_in_place(u.reshape(-1, self.dim), dense[0].T)
+                return u
             return u @ dense[0].T
         axes, scale = self._diagonal()
         w = np.empty(u.shape, dtype=np.result_type(u, np.float64))
@@ -465,15 +486,28 @@ class StackedFrame(SpectralFrame):
         u = self._base().to_eigen(w)
         return u.reshape(*u.shape[:-2], self.dim)
 
-    def from_eigen(self, u: np.ndarray) -> np.ndarray:
+    def from_eigen(self, u: np.ndarray, *, overwrite: bool = False) -> np.ndarray:
         """``W`` of shape ``(..., m, d)`` from ``u`` of shape ``(..., m·d)``."""
         u = np.asarray(u)
         base = self._base()
-        return base.from_eigen(u.reshape(*u.shape[:-1], self.rows, base.dim))
+        return base.from_eigen(u.reshape(*u.shape[:-1], self.rows, base.dim),
+                               overwrite=overwrite)
 
     def basis_transpose_times(self, M: np.ndarray) -> np.ndarray:
         """Not available on stacked frames; map each row with :attr:`base`."""
         raise ValueError("a stacked frame maps rows, not columns: use `frame.base`")
+
+
+def _map_rows_in_place(rows: np.ndarray, matrix: np.ndarray) -> None:
+    """``rows[...] = rows @ matrix`` in blocks of at most :data:`ONE_THREAD_GEMM_SIZE`."""
+    d = rows.shape[1]
+    size = max(1, ONE_THREAD_GEMM_SIZE // (d * d))
+    block = np.empty((min(size, rows.shape[0]), d))
+    for start in range(0, rows.shape[0], size):
+        part = rows[start:start + size]
+        mapped = block[:part.shape[0]]
+        np.matmul(part, matrix, out=mapped)
+        part[...] = mapped
 
 
 def column_squares(M: np.ndarray) -> np.ndarray:
@@ -581,7 +615,13 @@ class Quadratic:
         d = spectrum.shape[0]
         b_eigen = np.zeros(d) if b is None else as_vector(b, "b", d)
         generator = np.random.default_rng(rng)  # type: ignore[arg-type]
-        Q = scipy.stats.ortho_group.rvs(d, random_state=generator) if d > 1 else np.eye(1)
+        if d > 1:
+            # scipy.stats takes about a second to import: only this method needs it.
+            from scipy.stats import ortho_group
+
+            Q = ortho_group.rvs(d, random_state=generator)
+        else:
+            Q = np.eye(1)
         A = (Q * spectrum) @ Q.T
         return cls(0.5 * (A + A.T), Q @ b_eigen, c)
 

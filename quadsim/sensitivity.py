@@ -130,7 +130,8 @@ def simulate_tangents(family: AffineFamily, theta: object, method: object, w0: o
     frame = quadratic.frame if basis == "eigen" else None
     params = (family.isotropic, family.L, family.R, family.r)
     names = tuple(f"theta[{k}]" for k in range(family.n_params))
-    return _run(quadratic, frame, params, method, w0, as_step_indices(steps), 0, names)
+    indices = as_step_indices(steps, record_size=(quadratic.dim + 1) * (family.n_params + 1))
+    return _run(quadratic, frame, params, method, w0, indices, 0, names)
 
 
 def simulate_optimizer_tangents(problem: object, method: object, w0: object, steps: object,
@@ -159,8 +160,8 @@ def simulate_optimizer_tangents(problem: object, method: object, w0: object, ste
     names = ("lr",) if isinstance(method, GD) else ("lr", "beta")
     no_family = (np.zeros(0), np.zeros((quadratic.dim, 0)), np.zeros((0, quadratic.dim)),
                  np.zeros(0))
-    return _run(quadratic, frame, no_family, method, w0, as_step_indices(steps), len(names),
-                names)
+    indices = as_step_indices(steps, record_size=(quadratic.dim + 1) * (len(names) + 1))
+    return _run(quadratic, frame, no_family, method, w0, indices, len(names), names)
 
 
 def _gd_axes(problem: Quadratic, method: object, w0: object, steps: object
@@ -170,7 +171,8 @@ def _gd_axes(problem: Quadratic, method: object, w0: object, steps: object
     _check_method(method)
     frame = problem.frame
     w0 = as_vector(w0, "w0", problem.dim)
-    return method, frame, frame.to_eigen(w0), as_step_indices(steps).astype(np.float64), \
+    indices = as_step_indices(steps, record_size=problem.dim + 1)
+    return method, frame, frame.to_eigen(w0), indices.astype(np.float64), \
         method.lr * frame.eigenvalues
 
 

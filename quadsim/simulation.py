@@ -7,9 +7,9 @@ import scipy.linalg
 
 from quadsim._validation import as_choice, as_step_indices, as_times
 from quadsim.ensembles import simulate_ensemble
-from quadsim.kernels._blas import BLAS_MIN_DIM, dsymv
-from quadsim.kernels.trajectory import two_step_eigen, two_step_raw
-from quadsim.methods import GradientFlow, Preconditioned, _TwoStepMethod
+from quadsim.kernels._blas import symv_plan
+from quadsim.kernels.trajectory import gd_raw, two_step_eigen, two_step_raw
+from quadsim.methods import GD, GradientFlow, Preconditioned, _TwoStepMethod
 from quadsim.noise import Minibatch, NoisyQuadratic, as_noise_model
 from quadsim.problems import LinearRegression, Quadratic, as_quadratic
 from quadsim.results import Ensemble, Trajectory
@@ -117,20 +117,24 @@ def simulate(problem: object, method: object, w0: object, steps: object, *,
         if regression is not None:
             return _flow_rows_by_expm(regression, w0, as_times(steps))
         return _flow_by_expm(as_quadratic(problem), w0, as_times(steps))
-    indices = as_step_indices(steps)
+    indices = as_step_indices(steps, record_size=np.size(w0) + 1)
     if basis == "raw" and regression is not None:
         return simulate_rows_raw(regression, method, w0, indices)
     if basis == "raw":
         quadratic = as_quadratic(problem)
         records = np.empty((indices.shape[0], quadratic.dim))
         loss = np.empty(indices.shape[0])
-        args = (method.lr, method.momentum, method.lookahead)
-        P = method.matrix if isinstance(method, Preconditioned) else _NO_PRECONDITIONER
-        if P.shape[0] not in (0, quadratic.dim):
-            method.frame(quadratic)  # raises the shape error
-        diverged = two_step_raw(quadratic.matrix, quadratic.b, quadratic.c, P, *args, w0,
-                                indices, records, loss,
-                                dsymv if quadratic.dim >= BLAS_MIN_DIM else None)
+        plan = symv_plan(quadratic.dim)
+        if type(method) is GD:
+            diverged = gd_raw(quadratic.matrix, quadratic.b, quadratic.c, method.lr, w0,
+                              indices, records, loss, plan)
+        else:
+            P = method.matrix if isinstance(method, Preconditioned) else _NO_PRECONDITIONER
+            if P.shape[0] not in (0, quadratic.dim):
+                method.frame(quadratic)  # raises the shape error
+            diverged = two_step_raw(quadratic.matrix, quadratic.b, quadratic.c, P, method.lr,
+                                    method.momentum, method.lookahead, w0, indices, records,
+                                    loss, plan)
         return Trajectory(indices, records, loss, None if diverged < 0 else int(diverged))
     # The eigenbasis: for matrix weights the rows are more axes of a stacked frame.
     frame, w0 = method_frame(problem, method, w0)
@@ -141,8 +145,10 @@ def simulate(problem: object, method: object, w0: object, steps: object, *,
     diverged = two_step_eigen(frame.eigenvalues, b, float(c),  # type: ignore[arg-type]
                               method.lr, method.momentum, method.lookahead,
                               np.ascontiguousarray(start), indices, records, loss)
+    # The kernel's losses are kept (no second evaluation); its records, NaN from
+    # divergence on, map to w in place.
     return trajectory_from_eigen(frame, indices, records, None if diverged < 0 else int(diverged),
-                                 offset=offset)
+                                 offset=offset, loss=loss)
 
 
 def _flow_by_expm(quadratic: Quadratic, w0: np.ndarray, times: np.ndarray) -> Trajectory:

@@ -222,18 +222,19 @@ def trajectory_from_eigen(frame: SpectralFrame, steps: np.ndarray, u: np.ndarray
 
     With ``offset`` the records are ``e = u − u*`` (see :func:`offset_start`) and the
     loss is ``J* + ½ Σ a e²``; else they are ``u`` and the loss ``Σ (½ a u² + b̃ u) + c``
-    (computed here unless the caller's kernel has: `loss`). The records are mapped to
-    ``w`` by one matrix product. With ``diverged_at`` None, the first record with a
-    non-finite coordinate marks divergence, and it and every later record are set to
-    NaN.
+    (computed here unless the caller's kernel has: `loss`). The records, which the
+    caller gives up, are mapped to ``w`` in place where that is cheaper
+    (:meth:`~quadsim.problems.SpectralFrame.from_eigen`). With ``diverged_at`` None, the
+    first record with a non-finite coordinate marks divergence, and it and every later
+    record are set to NaN.
     """
     with np.errstate(over="ignore", invalid="ignore"):
         if offset:
             loss = frame.value_from_offset(u) if loss is None else loss
-            u = u + frame.stationary_point
+            u += frame.stationary_point
         elif loss is None:
             loss = frame.value(u)
-        w = frame.from_eigen(u)
+        w = frame.from_eigen(u, overwrite=True)
     if diverged_at is None:
         bad = ~np.all(np.isfinite(w.reshape(w.shape[0], -1)), axis=1)
         if np.any(bad):
@@ -297,7 +298,7 @@ def closed_form(problem: object, method: object, w0: object, steps: object) -> T
         times = as_times(steps)
         return trajectory_from_eigen(frame, times, _flow_closed_form(frame, start, offset, times),
                                      offset=offset)
-    indices = as_step_indices(steps)
+    indices = as_step_indices(steps, record_size=np.size(w0) + 1)
     if method.schedule is not None or method.ema is not None:
         return _transition_product(frame, method, frame.to_eigen(w0), indices)
     records, loss, offset = _discrete_records(frame, method, frame.to_eigen(w0), indices, True)
@@ -349,8 +350,8 @@ def closed_form_loss(problem: object, method: object, w0: object, steps: object)
             or method.ema is not None:
         return closed_form(problem, method, w0, steps).loss
     frame, w0 = method_frame(problem, method, w0)
-    return _discrete_records(frame, method, frame.to_eigen(w0), as_step_indices(steps),
-                             False)[1]
+    indices = as_step_indices(steps, record_size=1)
+    return _discrete_records(frame, method, frame.to_eigen(w0), indices, False)[1]
 
 
 def shared_quadratic(problem: object) -> Quadratic:

@@ -8,13 +8,14 @@ both are checked to agree before they are timed.
 
 Rows, for d ∈ {10, 100, 1000}:
 
-- raw-basis GD: ``simulate(..., basis="raw")``, and the kernel ``two_step_raw`` called
+- raw-basis GD: ``simulate(..., basis="raw")``, and the kernel ``gd_raw`` called
   directly on outputs allocated as ``simulate`` allocates them (the note gives the API's
   overhead a call, timed on one-step runs), against a numpy loop
   ``Aw = A @ w; loss = c + w @ (0.5*Aw + b); w = w - lr*(Aw + b)``;
 - eigenbasis GD: ``simulate(..., basis="eigen")`` (which returns ``w``, so it pays the
-  ``U @ Qᵀ`` basis change) against the per-axis numpy loop plus the same basis change,
-  and the kernel ``two_step_eigen`` against the per-axis numpy loop alone;
+  ``U @ Qᵀ`` basis change) against the per-axis numpy loop plus the same basis change
+  and against ``simulate(..., basis="raw")``, and the kernel ``two_step_eigen`` against
+  the per-axis numpy loop alone;
 - the closed form of the whole curve, ``closed_form(..., steps=T)``, against the numpy
   GD loop that produces the same records.
 
@@ -29,10 +30,14 @@ matrix-weights raw kernel (d = 200, m = 256) against numpy's dgemm on the same s
 repeats (as in :mod:`timeit`), each repeat at least ``--min-time`` seconds, after a
 warm-up call, so Numba compilation is excluded.
 
+Then the start-up section (:mod:`bench_startup`): import, cold and warm first result
+in fresh processes, as ratios to yardsticks timed in the same run.
+
 Usage::
 
-    python scripts/bench.py            # full run, under a minute and a half
+    python scripts/bench.py            # full run, about three minutes
     python scripts/bench.py --quick    # smoke run, a few seconds
+    python scripts/bench.py --sections startup   # the start-up section alone
     OPENBLAS_NUM_THREADS=1 python scripts/bench.py --dims 1000   # numpy on one core
 """
 
@@ -48,6 +53,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
+import bench_startup
 import numba
 import numpy as np
 import scipy.linalg
@@ -66,11 +72,12 @@ from quadsim import (
     simulate,
     simulate_tangents,
 )
-from quadsim.kernels._blas import BLAS_MIN_DIM, dsymv
-from quadsim.kernels.trajectory import symmetric_matvec, two_step_eigen, two_step_raw
+from quadsim.kernels._blas import symv_plan
+from quadsim.kernels.trajectory import gd_raw, symmetric_matvec, two_step_eigen
 from quadsim.problems import SpectralFrame
 
 DIMS = (10, 100, 1000)
+SECTIONS = ("startup", "kernels")
 
 #: Horizon T per d (steps 0..T recorded): about 0.2 s of the numpy raw-basis GD loop
 #: on the reference machine (2-core AMD EPYC), so that one call of the slow side is one
@@ -81,7 +88,9 @@ QUICK_HORIZON = {10: 2_000, 100: 1_000, 1000: 30}
 #: Horizon of the eigenbasis run that records only RECORDS_SPARSE of its steps (d = 1000).
 SPARSE_HORIZON, QUICK_SPARSE_HORIZON, RECORDS_SPARSE = 20_000, 1_000, 101
 
-#: The issue's targets for numpy time ÷ quadsim time, by (row kind, d).
+#: The issues' targets for numpy time ÷ quadsim time, by (row kind, d); for
+#: ``eigen_vs_raw``, raw-basis time ÷ eigenbasis time, both ``simulate`` recording every
+#: step.
 TARGETS = {
     ("raw", 10): 100.0,
     ("raw", 100): 5.0,
@@ -90,6 +99,9 @@ TARGETS = {
     ("closed", 10): 100.0,
     ("closed", 100): 100.0,
     ("closed", 1000): 100.0,
+    ("eigen_vs_raw", 10): 1.0,
+    ("eigen_vs_raw", 100): 1.0,
+    ("eigen_vs_raw", 1000): 2.0,
 }
 
 #: Relative agreement required between quadsim and the numpy loop before timing.
@@ -98,7 +110,6 @@ AGREEMENT_RTOL = 1e-9
 BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
             "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
-NO_PRECONDITIONER = np.empty((0, 0))
 BETA = 0.9
 
 
@@ -250,20 +261,19 @@ def gd_rows(d: int, T: int, min_time: float, repeats: int) -> list[Row]:
     frame = q.frame
     a, bt, u0 = frame.eigenvalues, frame.b, np.ascontiguousarray(frame.to_eigen(w0))
     steps = np.arange(T + 1, dtype=np.int64)
+    plan = symv_plan(d)
 
     # The kernels get fresh outputs on each call, as simulate allocates them, so that
     # the difference between a kernel row and its simulate row is the API's overhead.
     def kernel_raw():
         W, loss = np.empty((T + 1, d)), np.empty(T + 1)
-        two_step_raw(A, b, c, NO_PRECONDITIONER, lr, 0.0, 0.0, w0, steps, W, loss,
-                     dsymv if d >= BLAS_MIN_DIM else None)
+        gd_raw(A, b, c, lr, w0, steps, W, loss, plan)
         return W, loss
 
     reused_W, reused_loss = np.empty((T + 1, d)), np.empty(T + 1)
 
     def kernel_raw_reused():
-        two_step_raw(A, b, c, NO_PRECONDITIONER, lr, 0.0, 0.0, w0, steps, reused_W,
-                     reused_loss, dsymv if d >= BLAS_MIN_DIM else None)
+        gd_raw(A, b, c, lr, w0, steps, reused_W, reused_loss, plan)
         return reused_W, reused_loss
 
     def kernel_eigen():
@@ -301,7 +311,7 @@ def gd_rows(d: int, T: int, min_time: float, repeats: int) -> list[Row]:
         check_same(f"GD {name}, d={d}", traj.w, traj.loss, *reference)
     check_same(f"GD closed-form loss, d={d}", reference[0],
                closed_form_loss(q, method, w0, check_T), *reference)
-    check_same(f"two_step_raw, d={d}", *kernel_raw(), *numpy_raw())
+    check_same(f"gd_raw, d={d}", *kernel_raw(), *numpy_raw())
     check_same(f"two_step_eigen, d={d}", *kernel_eigen(), *numpy_eigen())
 
     t_numpy, t_simulate, t_kernel, t_closed, t_closed_loss, t_kernel_eigen_vs_raw = (
@@ -313,6 +323,9 @@ def gd_rows(d: int, T: int, min_time: float, repeats: int) -> list[Row]:
         best_times([numpy_eigen_to_w, simulate_eigen], min_time, repeats))
     t_numpy_u, t_kernel_eigen = (
         seconds / T for seconds in best_times([numpy_eigen, kernel_eigen], min_time, repeats))
+    t_raw_again, t_eigen_again = (
+        seconds / T for seconds in best_times([simulate_raw, simulate_eigen], min_time,
+                                              repeats))
     t_numpy_again, t_kernel_reused = (
         seconds / T for seconds in best_times([numpy_raw, kernel_raw_reused], min_time,
                                               repeats))
@@ -323,8 +336,7 @@ def gd_rows(d: int, T: int, min_time: float, repeats: int) -> list[Row]:
 
     def kernel_one_step():
         W, loss = np.empty((2, d)), np.empty(2)
-        two_step_raw(A, b, c, NO_PRECONDITIONER, lr, 0.0, 0.0, w0, one_step, W, loss,
-                     dsymv if d >= BLAS_MIN_DIM else None)
+        gd_raw(A, b, c, lr, w0, one_step, W, loss, plan)
         return W, loss
 
     gigabytes = 8e-9 * d * d
@@ -337,12 +349,14 @@ def gd_rows(d: int, T: int, min_time: float, repeats: int) -> list[Row]:
     return [
         Row(d, 'GD raw: simulate(basis="raw")', t_simulate, t_numpy, "raw",
             f"{gigabytes / t_simulate:.1f} GB/s of A" if d >= 1000 else ""),
-        Row(d, "GD raw: two_step_raw kernel", t_kernel, t_numpy, "raw",
+        Row(d, "GD raw: gd_raw kernel", t_kernel, t_numpy, "raw",
             f"{gigabytes / t_kernel:.1f} GB/s of A; {overhead}" if d >= 100 else overhead),
-        Row(d, "GD raw: two_step_raw kernel, outputs reused", t_kernel_reused, t_numpy_again,
+        Row(d, "GD raw: gd_raw kernel, outputs reused", t_kernel_reused, t_numpy_again,
             None, "no first-touch page faults on the K×d records"),
         Row(d, 'GD eigen: simulate(basis="eigen")', t_simulate_eigen, t_numpy_w, None,
             "both sides map U to w (U @ Qᵀ)"),
+        Row(d, 'GD eigen vs raw: simulate(basis="eigen")', t_eigen_again, t_raw_again,
+            "eigen_vs_raw", 'ratio to simulate(basis="raw"), not numpy'),
         Row(d, "GD eigen: two_step_eigen kernel", t_kernel_eigen_vs_raw, t_numpy, "eigen",
             "vs the numpy GD loop; records u, not w"),
         Row(d, "GD eigen: two_step_eigen kernel", t_kernel_eigen, t_numpy_u, None,
@@ -693,6 +707,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="timings per measurement, the best is kept (default 7, quick 2)")
     parser.add_argument("--dims", type=int, nargs="+", choices=DIMS, default=DIMS,
                         help="dimensions to run (default: all)")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=SECTIONS,
+                        help="what to time (default: both): the kernels in this process, "
+                             "start-up in fresh ones")
+    parser.add_argument("--processes", type=int, default=None,
+                        help="fresh processes per start-up case, the median is kept "
+                             "(default 3, quick 1)")
     args = parser.parse_args(argv)
     horizon = QUICK_HORIZON if args.quick else HORIZON
     sparse_horizon = QUICK_SPARSE_HORIZON if args.quick else SPARSE_HORIZON
@@ -706,28 +726,35 @@ def main(argv: list[str] | None = None) -> None:
           f"({platform.processor() or platform.machine()})")
     for line in blas_info():
         print(line)
-    print(f"horizons T = {horizon}; best of {repeats} timings of >= {min_time} s each; "
-          "times are per step (per recorded step for the closed form)")
     print()
 
-    rows: list[Row] = []
-    for d in args.dims:
-        rows.extend(gd_rows(d, horizon[d], min_time, repeats))
-        if d == 100:
-            rows.extend(momentum_rows(d, horizon[d], min_time, repeats))
-            rows.extend(tangent_rows(d, horizon[d] // 5, min_time, repeats))
-        if d == 1000:
-            rows.extend(bandwidth_rows(d, horizon[d], sparse_horizon, min_time, repeats))
-    met, missed = print_table(rows)
-    print()
-    if 1000 in args.dims:
-        print(response_jacobian_time(300 if args.quick else 1000, 1 if args.quick else 3))
-        for line in frame_times(*(QUICK_FRAME_SHAPE if args.quick else FRAME_SHAPE),
-                                repeats=3 if args.quick else 15):
+    met = missed = 0
+    if "startup" in args.sections:
+        met, missed = bench_startup.run(args.processes or (1 if args.quick else 3))
+        print()
+    if "kernels" in args.sections:
+        rows: list[Row] = []
+        for d in args.dims:
+            rows.extend(gd_rows(d, horizon[d], min_time, repeats))
+            if d == 100:
+                rows.extend(momentum_rows(d, horizon[d], min_time, repeats))
+                rows.extend(tangent_rows(d, horizon[d] // 5, min_time, repeats))
+            if d == 1000:
+                rows.extend(bandwidth_rows(d, horizon[d], sparse_horizon, min_time, repeats))
+        print(f"horizons T = {horizon}; best of {repeats} timings of >= {min_time} s each; "
+              "times are per step (per recorded step for the closed form)")
+        kernel_met, kernel_missed = print_table(rows)
+        met, missed = met + kernel_met, missed + kernel_missed
+        print()
+        if 1000 in args.dims:
+            print(response_jacobian_time(300 if args.quick else 1000, 1 if args.quick else 3))
+            for line in frame_times(*(QUICK_FRAME_SHAPE if args.quick else FRAME_SHAPE),
+                                    repeats=3 if args.quick else 15):
+                print(line)
+        for line in rows_gemm_times(*ROWS_SHAPE,
+                                    QUICK_ROWS_HORIZON if args.quick else ROWS_HORIZON,
+                                    repeats=3 if args.quick else 9):
             print(line)
-    for line in rows_gemm_times(*ROWS_SHAPE, QUICK_ROWS_HORIZON if args.quick else ROWS_HORIZON,
-                                repeats=3 if args.quick else 9):
-        print(line)
     print(f"targets: {met} PASS, {missed} MISS; total run time "
           f"{time.perf_counter() - start:.0f} s")
 

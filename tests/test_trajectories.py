@@ -257,20 +257,24 @@ def test_trajectory_round_trips_through_npz(tmp_path, w0):
     assert back.diverged_at == traj.diverged_at
 
 
-def test_each_kernel_compiles_one_specialisation(w0):
+def test_each_kernel_compiles_one_specialisation_per_product(w0):
     from conftest import PROBLEMS
 
     problem = PROBLEMS["well"]()
     simulate(problem, GD(1), w0.astype(np.float32), np.array([0, 2], dtype=np.int32))
+    simulate(problem, GD(np.float32(0.5)), list(w0), np.array([1, 4], dtype=np.uint8))
     simulate(problem, Momentum(0.1, 0), list(w0), 3)
+    simulate(problem, Nesterov(np.float32(0.1), 0.5), w0, 3)
     simulate(problem, Preconditioned(0.1, np.eye(8)), w0, 3)
     simulate(problem, GD(1), w0.astype(np.float32), [0, 2], basis="eigen")
     simulate(problem, Nesterov(0.1, 0.5), list(w0), 3, basis="eigen")
-    # The raw kernel compiles once with BLAS (d >= BLAS_MIN_DIM) and once without.
-    assert len(kernels.two_step_raw.signatures) == 1
     test_large_problems_take_the_blas_path_and_agree("gd")
-    simulate(problem, Momentum(0.1, 0.5), w0, 3)
-    assert len(kernels.two_step_raw.signatures) == 2
+    test_large_problems_take_the_blas_path_and_agree("momentum")
+    # A raw kernel compiles once with the jitted product and once with BLAS (its last
+    # argument); the argument types are otherwise the same for every call.
+    for kernel in (kernels.gd_raw, kernels.two_step_raw):
+        assert len(kernel.signatures) == 2
+        assert len({signature[:-1] for signature in kernel.signatures}) == 1
     assert len(kernels.two_step_eigen.signatures) == 1
 
 
@@ -316,6 +320,7 @@ def test_large_problems_take_the_blas_path_and_agree(name):
     assert_allclose(raw.w, iterates, rtol=TRAJECTORY_RTOL,
                     atol=TRAJECTORY_RTOL * np.max(np.abs(iterates)))
     assert_same(closed_form(problem, method, w0, steps), raw)
+    assert_same(simulate(problem, method, w0, steps, basis="eigen"), raw)  # BLAS-3 map
 
 
 @pytest.mark.parametrize("name", sorted(methods()))
@@ -394,3 +399,29 @@ def test_long_loss_curves_do_not_drift():
     checked = np.r_[1, ANCHOR_EVERY - 1, ANCHOR_EVERY + 1, T // 3, T - 1, T]
     alone = np.array([closed_form_loss(regression, method, w0, [t])[0] for t in checked])
     assert_allclose(curve[checked], alone, rtol=ANCHOR_EVERY * np.finfo(float).eps, atol=0)
+
+
+def test_eigenbasis_path_returns_the_kernel_loss(monkeypatch, w0):
+    """The eigenbasis kernel computes J(w_t); simulate must not evaluate it again."""
+    from conftest import PROBLEMS
+
+    from quadsim import SpectralFrame
+
+    problem = PROBLEMS["singular"]()
+    raw = simulate(problem, Momentum(0.3, 0.8), w0, STEPS)
+
+    def second_evaluation(*args, **kwargs):
+        raise AssertionError("the loss was evaluated a second time")
+
+    monkeypatch.setattr(SpectralFrame, "value", second_evaluation)
+    monkeypatch.setattr(Quadratic, "value", second_evaluation)
+    assert_same(simulate(problem, Momentum(0.3, 0.8), w0, STEPS, basis="eigen"), raw)
+
+
+def test_eigenbasis_records_map_back_in_blocks(w0):
+    """At d = 8 the 10001 records map back to w in several row blocks."""
+    from conftest import PROBLEMS
+
+    problem = PROBLEMS["ill"]()
+    assert_same(simulate(problem, Momentum(0.5, 0.5), w0, 10_000, basis="eigen"),
+                simulate(problem, Momentum(0.5, 0.5), w0, 10_000))

@@ -12,6 +12,7 @@ from quadsim import (
     Preconditioned,
     Quadratic,
     closed_form,
+    closed_form_loss,
     max_stable_lr,
     newton,
     simulate,
@@ -105,6 +106,25 @@ def test_newton_needs_a_positive_definite_problem():
 def test_bad_steps(run, steps, error, message):
     with pytest.raises(error, match=message):
         run(Quadratic(GOOD_A), GD(0.1), [0.0, 0.0], steps)
+
+
+@pytest.mark.parametrize("run", [simulate, closed_form, closed_form_loss])
+@pytest.mark.parametrize("method", [GD(0.1), Momentum(0.1, 0.5)])
+def test_records_that_would_not_fit_are_refused(run, method):
+    with pytest.raises(ValueError, match=r"`steps` asks for 1000000000001 records .* would "
+                                         r"take .* TiB, more than this machine's .* pass an "
+                                         r"array of the steps to record"):
+        run(Quadratic(GOOD_A), method, [0.0, 0.0], 10**12)
+
+
+def test_record_arrays_are_checked_against_memory(monkeypatch):
+    from quadsim import _validation
+
+    monkeypatch.setattr(_validation, "physical_memory", lambda: 1000)
+    with pytest.raises(ValueError, match=r"`steps` asks for 100 records \(3 float64 values and "
+                                         r"a step index each\), which would take 3.1 KiB"):
+        simulate(Quadratic(GOOD_A), GD(0.1), [0.0, 0.0], np.arange(100))
+    assert simulate(Quadratic(GOOD_A), GD(0.1), [0.0, 0.0], [0, 5]).w.shape == (2, 2)
 
 
 def test_bad_times_for_gradient_flow():

@@ -2,9 +2,12 @@
 
 Above :data:`BLAS_MIN_DIM` a symmetric matrix-vector product is memory-bound; ``dsymv``
 reads only one triangle of ``A`` and uses BLAS's threads, which the jitted loop cannot.
-The function pointer is passed to the kernels as an argument (a first-class function),
-so the kernels stay cacheable on disk. The last bits of its result may depend on the
-BLAS thread count.
+A kernel gets a *plan*: None (the jitted product) or the tuple that :func:`symv_plan`
+builds in Python, the function pointer followed by its constant arguments. The pointer
+is a first-class function argument, so the kernels stay cacheable on disk; the
+constants are built outside the kernel because compiling ``np.array``, ``np.ones``
+and ``ord`` inside it cost about a second of every first call. The last bits of a
+``dsymv`` result may depend on the BLAS thread count.
 """
 
 import ctypes
@@ -25,17 +28,26 @@ _POINTER = ctypes.c_void_p
 dsymv = ctypes.CFUNCTYPE(None, *(_POINTER,) * 10)(
     get_cython_function_address("scipy.linalg.cython_blas", "dsymv"))
 
+_UPPER = np.array([ord("U")], dtype=np.uint8)
+_UNIT_STRIDE = np.ones(1, dtype=np.int32)
+_ONE = np.ones(1)
+_ZERO = np.zeros(1)
+
+
+def symv_plan(d: int) -> tuple | None:
+    """The plan of ``y = A x`` for dimension `d`: None below :data:`BLAS_MIN_DIM`.
+
+    From :data:`BLAS_MIN_DIM` on: ``(dsymv, uplo, n, inc, alpha, beta)``, with ``n``
+    also the leading dimension of the C-contiguous ``A``.
+    """
+    if d < BLAS_MIN_DIM:
+        return None
+    return dsymv, _UPPER, np.array([d], dtype=np.int32), _UNIT_STRIDE, _ONE, _ZERO
+
 
 @jit
-def symv_arguments(d):
-    """The constant arguments of ``y = A x`` by dsymv: uplo, n (= lda), inc, alpha, beta."""
-    return (np.array([ord("U")], dtype=np.uint8), np.array([d], dtype=np.int32),
-            np.ones(1, dtype=np.int32), np.ones(1), np.zeros(1))
-
-
-@jit
-def blas_symmetric_matvec(symv, arguments, A, x, out):
+def blas_symmetric_matvec(plan, A, x, out):
     """``out = A @ x`` by BLAS for a C-contiguous symmetric ``A``."""
-    uplo, n, inc, alpha, beta = arguments
+    symv, uplo, n, inc, alpha, beta = plan
     symv(uplo.ctypes, n.ctypes, alpha.ctypes, A.ctypes, n.ctypes, x.ctypes, inc.ctypes,
          beta.ctypes, out.ctypes, inc.ctypes)

@@ -22,6 +22,11 @@ derivatives with respect to the optimizer's own ``lr`` and ``β``:
 ``curvature`` is either the dense symmetric ``A`` (d × d, raw basis, O(d²·p) a step)
 or the eigenvalues as a column (d × 1, eigenbasis, where ``L``, ``R`` and ``b`` are
 given in eigen-coordinates; O(d·p) a step).
+
+Compiles for: :func:`two_step_tangent` once, for both bases and every method (the
+``curvature`` is a 2-d float64 array either way, the branches are on its shape and on
+the scalars); the dense ``A Ẏ`` is a BLAS product (``np.dot``), which makes this the
+slowest kernel to compile.
 """
 
 import numpy as np
@@ -54,6 +59,19 @@ def _apply_curvature_columns(curvature, X, out):
                 out[i, k] = curvature[i, 0] * X[i, k]
     else:
         np.dot(curvature, X, out)
+
+
+@jit_inline
+def _record_tangent(k, T, tangent_out):
+    """``tangent_out[k] = T`` entry by entry.
+
+    Explicit loops here and for the NaN records: an array slice assignment compiles
+    numba's shape-mismatch error path, whose message formatting took over half of this
+    kernel's compile time.
+    """
+    for i in range(T.shape[0]):
+        for col in range(T.shape[1]):
+            tangent_out[k, i, col] = T[i, col]
 
 
 @jit_sum
@@ -92,7 +110,7 @@ def two_step_tangent(curvature, b, c, isotropic, L, R, r, lr, beta, gamma, looka
         if t == steps[k]:
             _apply_curvature(curvature, w, Aw)
             record_state(k, w, Aw, b, c, w_out, loss_out)
-            tangent_out[k] = T
+            _record_tangent(k, T, tangent_out)
             k += 1
             if k == n_records:
                 return -1
@@ -129,5 +147,7 @@ def two_step_tangent(curvature, b, c, isotropic, L, R, r, lr, beta, gamma, looka
         if not (all_finite(w) and all_finite(T.ravel())):
             _mark_diverged(k, w_out, loss_out)
             for rec in range(k, n_records):
-                tangent_out[rec] = np.nan
+                for i in range(d):
+                    for col in range(P):
+                        tangent_out[rec, i, col] = np.nan
             return t

@@ -1,6 +1,6 @@
 """Trajectory kernels for the two-step linear update, in the raw basis and per axis.
 
-Both kernels iterate
+The kernels iterate
 
     y_t     = w_t + γ (w_t − w_{t−1})
     w_{t+1} = w_t + β (w_t − w_{t−1}) − lr · P (A y_t + b),      w_{−1} = w_0,
@@ -8,12 +8,26 @@ Both kernels iterate
 and write ``w_t`` and ``J(w_t)`` only at the caller's ``steps`` (strictly increasing),
 so memory is O(K·d) whatever the horizon. They stop at the first step whose iterate
 is not finite, fill the remaining records with NaN and return that step (−1 if none).
+
+One kernel per idea, so that a call compiles only the code it runs:
+
+- :func:`gd_raw`: plain GD (β = γ = 0, P = I) on the dense ``A``, one product a step;
+- :func:`two_step_raw`: heavy ball, Nesterov and preconditioned GD on the dense ``A``;
+- :func:`two_step_eigen`: every method, axis by axis in its eigenbasis.
+
+What each compiles for: the API passes C-contiguous float64 arrays, Python floats and
+int64 steps, so :func:`two_step_eigen` has one specialisation and each raw kernel
+two, one per matrix-vector product (``plan``
+None: the jitted :func:`symmetric_matvec`; a tuple: BLAS ``dsymv`` from
+:data:`~quadsim.kernels._blas.BLAS_MIN_DIM` on, see
+:func:`~quadsim.kernels._blas.symv_plan`). Each compiled specialisation is cached on
+disk (see :mod:`quadsim.kernels._jit`).
 """
 
 import numpy as np
 
-from quadsim.kernels._blas import blas_symmetric_matvec, symv_arguments
-from quadsim.kernels._jit import jit, jit_inline, jit_sum
+from quadsim.kernels._blas import blas_symmetric_matvec
+from quadsim.kernels._jit import jit_inline, jit_sum
 
 _LARGEST = np.finfo(np.float64).max
 
@@ -72,8 +86,9 @@ def record_state(k, w, Aw, b, c, w_out, loss_out):
     loss_out[k] = quadratic_value(w, Aw, b, c)
 
 
-@jit
+@jit_inline
 def _mark_diverged(k, w_out, loss_out):
+    """Fill records ``k`` onwards with NaN (inlined: a separate compile cost more)."""
     for r in range(k, w_out.shape[0]):
         loss_out[r] = np.nan
         for i in range(w_out.shape[1]):
@@ -81,11 +96,12 @@ def _mark_diverged(k, w_out, loss_out):
 
 
 @jit_inline
-def _matvec(symv, arguments, A, x, out):
-    if symv is None:
+def _matvec(plan, A, x, out):
+    """``out = A @ x`` by the jitted loop (``plan`` None) or by BLAS."""
+    if plan is None:
         symmetric_matvec(A, x, out)
     else:
-        blas_symmetric_matvec(symv, arguments, A, x, out)
+        blas_symmetric_matvec(plan, A, x, out)
 
 
 @jit_inline
@@ -106,16 +122,45 @@ def _two_step_in_place(w, w_prev, step, lr, beta):
 
 
 @jit_sum
-def two_step_raw(A, b, c, P, lr, beta, gamma, w0, steps, w_out, loss_out, symv):
-    """Run the update on the dense ``A`` (O(d²) a step); ``P`` of shape (0, 0) means I.
+def gd_raw(A, b, c, lr, w0, steps, w_out, loss_out, plan):
+    """Run GD, ``w ← w − lr (A w + b)``, on the dense ``A`` (one product a step).
 
-    ``symv`` is BLAS's dsymv (:mod:`quadsim.kernels._blas`) for the products with ``A``
-    and ``P``, or None for the jitted product (faster below ``BLAS_MIN_DIM``); the two
-    choices compile one specialisation each, the None one with no trace of BLAS.
-    Returns the first step with a non-finite iterate, or −1.
+    ``plan`` is None for the jitted product or the BLAS plan of
+    :func:`~quadsim.kernels._blas.symv_plan`. Returns the first step with a non-finite
+    iterate, or −1.
     """
     d = w0.shape[0]
-    arguments = symv_arguments(d)
+    w = w0.copy()
+    Aw = np.empty(d)
+    n_records = steps.shape[0]
+    k = 0
+    t = 0
+    while True:
+        _matvec(plan, A, w, Aw)
+        if t == steps[k]:
+            record_state(k, w, Aw, b, c, w_out, loss_out)
+            k += 1
+            if k == n_records:
+                return -1
+        for i in range(d):
+            w[i] -= lr * (Aw[i] + b[i])
+        t += 1
+        if not all_finite(w):
+            _mark_diverged(k, w_out, loss_out)
+            return t
+
+
+@jit_sum
+def two_step_raw(A, b, c, P, lr, beta, gamma, w0, steps, w_out, loss_out, plan):
+    """Run the update on the dense ``A`` (O(d²) a step); ``P`` of shape (0, 0) means I.
+
+    ``plan`` is None for the jitted products with ``A`` and ``P`` or the BLAS plan of
+    :func:`~quadsim.kernels._blas.symv_plan` (faster from ``BLAS_MIN_DIM`` on); the two
+    compile one specialisation each, the None one with no trace of BLAS. Plain GD has
+    its own, smaller kernel, :func:`gd_raw`. Returns the first step with a non-finite
+    iterate, or −1.
+    """
+    d = w0.shape[0]
     precondition = P.shape[0] > 0
     lookahead = gamma != 0.0
     w = w0.copy()
@@ -131,12 +176,12 @@ def two_step_raw(A, b, c, P, lr, beta, gamma, w0, steps, w_out, loss_out, symv):
         if lookahead:
             for i in range(d):
                 y[i] = w[i] + gamma * (w[i] - w_prev[i])
-            _matvec(symv, arguments, A, y, grad)
+            _matvec(plan, A, y, grad)
         else:
-            _matvec(symv, arguments, A, w, grad)
+            _matvec(plan, A, w, grad)
         if t == steps[k]:
             if lookahead:
-                _matvec(symv, arguments, A, w, Aw)
+                _matvec(plan, A, w, Aw)
                 record_state(k, w, Aw, b, c, w_out, loss_out)
             else:
                 record_state(k, w, grad, b, c, w_out, loss_out)
@@ -146,7 +191,7 @@ def two_step_raw(A, b, c, P, lr, beta, gamma, w0, steps, w_out, loss_out, symv):
         for i in range(d):
             grad[i] += b[i]
         if precondition:
-            _matvec(symv, arguments, P, grad, direction)
+            _matvec(plan, P, grad, direction)
             _two_step_in_place(w, w_prev, direction, lr, beta)
         else:
             _two_step_in_place(w, w_prev, grad, lr, beta)
@@ -188,3 +233,4 @@ def two_step_eigen(a, b, c, lr, beta, gamma, u0, steps, u_out, loss_out):
         if not all_finite(u):
             _mark_diverged(k, u_out, loss_out)
             return t
+
