@@ -384,26 +384,34 @@ def companion_records(comp, forcing, start, a, b, c, offset, steps, u_out, loss_
     ``u_out`` of shape (K, d) receives the coordinates (or has 0 columns: loss only).
     """
     d = comp.shape[1]
+    tau, delta = comp[0], comp[1]
     s_t = np.zeros(d)
     s_next = np.zeros(d)
     partial = np.zeros(d)
+    linear = np.zeros(d) if offset else b
     keep = u_out.shape[1] > 0
+    # Each pass over the axes is a branch-free loop, so that LLVM vectorises it.
     for k in range(steps.shape[0]):
         t = steps[k]
-        exact = k == 0 or t - steps[k - 1] != 1 or k % ANCHOR_EVERY == 0
-        total = 0.0
-        for j in range(d):
-            if exact:
+        if k == 0 or t - steps[k - 1] != 1 or k % ANCHOR_EVERY == 0:
+            for j in range(d):
                 s_t[j], s_next[j], partial[j] = lucas(comp[0, j], comp[1, j], comp[2, j],
                                                       comp[3, j], comp[4, j], comp[5, j],
                                                       np.float64(t))
-            else:
-                following = comp[0, j] * s_next[j] - comp[1, j] * s_t[j]
+        else:
+            for j in range(d):
+                following = tau[j] * s_next[j] - delta[j] * s_t[j]
+                partial[j] += s_next[j]
                 s_t[j] = s_next[j]
                 s_next[j] = following
-                partial[j] += s_t[j]
-            u = (s_next[j] - comp[1, j] * s_t[j]) * start[j] - forcing[j] * partial[j]
-            if keep:
+        total = 0.0
+        if keep:
+            for j in range(d):
+                u = (s_next[j] - delta[j] * s_t[j]) * start[j] - forcing[j] * partial[j]
                 u_out[k, j] = u
-            total += u * (0.5 * a[j] * u + (0.0 if offset else b[j]))
+                total += u * (0.5 * a[j] * u + linear[j])
+        else:
+            for j in range(d):
+                u = (s_next[j] - delta[j] * s_t[j]) * start[j] - forcing[j] * partial[j]
+                total += u * (0.5 * a[j] * u + linear[j])
         loss_out[k] = total + c
