@@ -61,33 +61,54 @@ def axis_statistics(a, b, u0, noise, lr, comp, gain, j, t):
 
 
 @jit_inline
-def _record_axes(a, b, u0, noise, lr, comp, gain, exact, t, state, centre_out,
-                 variance_out):
+def _axis_constants(a, b, u0, noise, lr, gain, start, forcing, scale):
+    """Per axis, what :func:`_centre_variance` computes from each record's state.
+
+    ``centre = (s_{t+1} − δ s_t)·start − forcing·P_t`` and ``variance = scale·W_t``:
+    ``start = u_0 + b̃/a``, ``forcing = 0`` on an axis with ``a ≠ 0``; ``start = u_0``,
+    ``forcing = gain·lr·b̃`` on a null axis; ``scale = (gain·lr)²·noise``.
+    """
+    for j in range(a.shape[0]):
+        if a[j] != 0.0:
+            start[j] = u0[j] + b[j] / a[j]
+            forcing[j] = 0.0
+        else:
+            start[j] = u0[j]
+            forcing[j] = gain * lr * b[j]
+        scale[j] = (gain * lr) ** 2 * noise[j]
+
+
+@jit_inline
+def _record_axes(comp, start, forcing, scale, exact, t, state, centre_out, variance_out):
     """One record of every axis, from ``state = (s_t, s_{t+1}, P_t, W_t)`` per axis.
 
     An ``exact`` record computes the state from ``t`` (:func:`axis_statistics`'s forms);
     any other is one step after the last, and the state advances by the recurrence:
     ``s_{t+2} = τ s_{t+1} − δ s_t``, ``P_{t+1} = P_t + s_{t+1}``, ``W_{t+1} = W_t + s_{t+1}²``.
+    Each pass over the axes is a branch-free loop, so that LLVM vectorises it.
     """
-    for j in range(a.shape[0]):
-        trace, det = comp[0, j], comp[1, j]
-        if exact:
-            quarter, gap, one_minus_det, far_side = comp[2, j], comp[3, j], comp[4, j], comp[5, j]
-            state[0, j], state[1, j], state[2, j] = lucas(trace, det, quarter, gap,
-                                                          one_minus_det, far_side, t)
-            state[3, j] = 0.0
-            if noise[j] != 0.0:
-                state[3, j] = lucas_square_sum(trace, det, quarter, gap, one_minus_det,
-                                               far_side, t, state[0, j], state[1, j])
-        else:
-            following = trace * state[1, j] - det * state[0, j]
-            state[0, j] = state[1, j]
-            state[1, j] = following
-            state[2, j] += state[0, j]
-            state[3, j] += state[0, j] * state[0, j]
-        centre_out[j], variance_out[j] = _centre_variance(
-            a, b, u0, noise, lr, det, gain, j, state[0, j], state[1, j], state[2, j],
-            state[3, j])
+    trace, det = comp[0], comp[1]
+    s_t, s_next, partial, squares = state[0], state[1], state[2], state[3]
+    d = start.shape[0]
+    if exact:
+        for j in range(d):
+            s_t[j], s_next[j], partial[j] = lucas(comp[0, j], comp[1, j], comp[2, j],
+                                                  comp[3, j], comp[4, j], comp[5, j], t)
+            squares[j] = 0.0
+            if scale[j] != 0.0:
+                squares[j] = lucas_square_sum(comp[0, j], comp[1, j], comp[2, j], comp[3, j],
+                                              comp[4, j], comp[5, j], t, s_t[j], s_next[j])
+    else:
+        for j in range(d):
+            following = trace[j] * s_next[j] - det[j] * s_t[j]
+            partial[j] += s_next[j]
+            squares[j] += s_next[j] * s_next[j]
+            s_t[j] = s_next[j]
+            s_next[j] = following
+    for j in range(d):
+        centre_out[j] = (s_next[j] - det[j] * s_t[j]) * start[j] - forcing[j] * partial[j]
+        # A noise-free axis has no variance, even where its W_t has overflowed.
+        variance_out[j] = scale[j] * squares[j] if scale[j] != 0.0 else 0.0
 
 
 @jit
@@ -102,16 +123,21 @@ def gaussian_moments(a, b, u0, noise, lr, comp, average_weight, average_comp, st
     """
     d = a.shape[0]
     averaged = average_comp.shape[1] > 0
-    gain = 1.0 - average_weight
+    constants = np.empty((3, d))
+    average_constants = np.empty((3, d))
+    _axis_constants(a, b, u0, noise, lr, 1.0, constants[0], constants[1], constants[2])
+    _axis_constants(a, b, u0, noise, lr, 1.0 - average_weight, average_constants[0],
+                    average_constants[1], average_constants[2])
     state = np.zeros((4, d))
     average_state = np.zeros((4, d))
     for k in range(steps.shape[0]):
         exact = k == 0 or steps[k] - steps[k - 1] != 1 or k % ANCHOR_EVERY == 0
         t = np.float64(steps[k])
-        _record_axes(a, b, u0, noise, lr, comp, 1.0, exact, t, state, centre_out[k],
-                     variance_out[k])
+        _record_axes(comp, constants[0], constants[1], constants[2], exact, t, state,
+                     centre_out[k], variance_out[k])
         if averaged:
-            _record_axes(a, b, u0, noise, lr, average_comp, gain, exact, t, average_state,
+            _record_axes(average_comp, average_constants[0], average_constants[1],
+                         average_constants[2], exact, t, average_state,
                          average_centre_out[k], average_variance_out[k])
 
 
