@@ -36,6 +36,7 @@ import scipy.linalg
 
 from quadsim._validation import as_count, as_positive, as_step_indices
 from quadsim.calculus import _array
+from quadsim.problems import Quadratic
 from quadsim.taylor import PARTING_TOLERANCE, TaylorComparison, compare_with_taylor, taylor_model
 
 __all__ = ["LinearRecurrent", "RecurrentRun", "recurrent_task", "recurrent_taylor", "train"]
@@ -266,6 +267,7 @@ def train(net: LinearRecurrent, W0: object, lr: float, steps: object) -> Recurre
 
 
 def recurrent_taylor(net: LinearRecurrent, W0: object, lr: float, steps: int, *,
+                     model: Quadratic | None = None,
                      tolerance: float = PARTING_TOLERANCE) -> TaylorComparison:
     r"""GD on the recurrent loss against the closed form of its Taylor model at ``W_0``.
 
@@ -279,6 +281,19 @@ def recurrent_taylor(net: LinearRecurrent, W0: object, lr: float, steps: int, *,
     the model costs ``d²`` HVPs (``O(d⁵)``) and its eigendecomposition ``O(d⁶)``: meant for
     ``d`` up to a few tens.
 
+    Parameters
+    ----------
+    net : LinearRecurrent
+    W0 : array_like, shape (d, d)
+        With ``ρ(W0) < 1``.
+    lr : float
+    steps : int
+        ``T``: steps ``0..T``.
+    model : Quadratic, optional
+        The Taylor model at ``W0``, when it is at hand (several lrs share it).
+    tolerance : float, optional
+        As in :func:`~quadsim.taylor.compare_with_taylor`.
+
     Raises
     ------
     ValueError
@@ -290,7 +305,8 @@ def recurrent_taylor(net: LinearRecurrent, W0: object, lr: float, steps: int, *,
         raise ValueError(f"GD leaves the region ρ(W) < 1 at step {run.stopped_at} "
                          f"({run.reason}); compare over fewer `steps` or lower `lr`")
     W0 = net._check(W0, "W0")
-    model = taylor_model(net.value, net.grad, W0, hvp=net.hvp)
+    if model is None:
+        model = taylor_model(net.value, net.grad, W0, hvp=net.hvp)
     return compare_with_taylor(net.value, net.grad, W0, lr, steps, model=model,
                                tolerance=tolerance)
 
