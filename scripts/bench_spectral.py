@@ -20,7 +20,8 @@ import time
 
 import numpy as np
 
-from quadsim.nonsymmetric import ginibre, gradient_share, outlier_subspace, square_regression
+from quadsim.circular_law import ginibre
+from quadsim.nonsymmetric import gradient_share, outlier_subspace, square_regression
 
 
 def timed(function, repeats):

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from quadsim import GD, closed_form, max_stable_lr
-from quadsim.nonsymmetric import ginibre, outlier_gradient, outlier_subspace, square_regression
+from quadsim.circular_law import ginibre
+from quadsim.nonsymmetric import outlier_gradient, outlier_subspace, square_regression
 from quadsim.plots import _new_figure, save_figure
 from quadsim.plots_weights import plot_eigenvalues, plot_outlier_fraction, plot_three_answers
 

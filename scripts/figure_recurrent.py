@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from quadsim.nonsymmetric import ginibre, outlier_subspace
+from quadsim.circular_law import ginibre
+from quadsim.nonsymmetric import outlier_subspace
 from quadsim.plots import _new_figure, save_figure
 from quadsim.plots_calculus import plot_taylor_losses
 from quadsim.plots_weights import plot_eigenvalues, plot_spectral_radius

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from quadsim import GD
+from quadsim.circular_law import ginibre
 from quadsim.mlp import MLP
-from quadsim.nonsymmetric import ginibre, outlier_gradient, outlier_subspace, square_regression
+from quadsim.nonsymmetric import outlier_gradient, outlier_subspace, square_regression
 from quadsim.plots_weights import (
     plot_eigenvalues,
     plot_layer_spectra,

@@ -6,7 +6,7 @@ from numpy.testing import assert_allclose
 
 from quadsim import GD, closed_form
 from quadsim.calculus import check_grad, finite_difference_hvp
-from quadsim.nonsymmetric import ginibre
+from quadsim.circular_law import ginibre
 from quadsim.recurrent import LinearRecurrent, recurrent_task, recurrent_taylor, train
 from quadsim.taylor import taylor_model
 
