@@ -173,10 +173,10 @@ def outlier_subspace(W: object, radius: float = 1.0, margin: float | None = None
     >>> import numpy as np
     >>> from quadsim.circular_law import ginibre
     >>> from quadsim.nonsymmetric import outlier_subspace
-    >>> W = ginibre(200, rng=0)
-    >>> outlier_subspace(W).k   # a pure bulk: none beyond (1 + 0.12)·1
+    >>> W = ginibre(100, rng=0)
+    >>> outlier_subspace(W).k   # a pure bulk: none beyond (1 + 0.168)·1
     0
-    >>> spike = W + 2.0 * np.outer(np.ones(200), np.ones(200)) / 200   # rank-1 teacher
+    >>> spike = W + 2.0 * np.outer(np.ones(100), np.ones(100)) / 100   # rank-1 teacher
     >>> found = outlier_subspace(spike)
     >>> found.k, bool(abs(found.outliers[0] - 2.0) < 0.2)
     (1, True)

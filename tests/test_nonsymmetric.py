@@ -77,17 +77,17 @@ def test_outlier_subspace_against_eig_and_qr():
 
 
 def test_empty_outlier_set_is_a_result():
-    W = ginibre(200, rng=0)
+    W = ginibre(100, rng=0)
     found = outlier_subspace(W)
-    assert found.k == 0 and found.basis.shape == (200, 0) and found.outliers.size == 0
-    G = np.random.default_rng(1).normal(size=(200, 200))
+    assert found.k == 0 and found.basis.shape == (100, 0) and found.outliers.size == 0
+    G = np.random.default_rng(1).normal(size=(100, 100))
     share = gradient_share(G, found, update=G)
     assert (share.fraction_left, share.fraction_right) == (0.0, 0.0)
     assert share.angles_left.size == 0 and share.angles_right.size == 0
     assert math.isnan(share.projector_cosine) and math.isnan(share.update_cosine)
     assert math.isnan(share.mean_cos2_left)
     # Every eigenvalue counts as an outlier against a small enough radius.
-    assert outlier_subspace(W, radius=0.01, margin=0.0).k == 200
+    assert outlier_subspace(W, radius=0.01, margin=0.0).k == 100
 
 
 def regression_and_point(d=30, seed=0):
