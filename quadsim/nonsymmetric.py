@@ -147,7 +147,9 @@ def outlier_subspace(W: object, radius: float = 1.0, margin: float | None = None
     real 2 × 2 block of ``T`` and the real 2-d span of ``Re v, Im v`` (``v`` an
     eigenvector). For a normal ``W`` the subspace is the span of the outliers'
     eigenvectors, orthogonal to the rest; for a non-normal one it is still invariant,
-    but the bulk's eigenvectors need not be orthogonal to it. Costs ``O(d³)``.
+    but the bulk's eigenvectors need not be orthogonal to it, and the span of the
+    outliers' *left* eigenvectors (the invariant subspace of ``Wᵀ``) differs from it.
+    Costs ``O(d³)``.
 
     Parameters
     ----------
