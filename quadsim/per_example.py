@@ -36,12 +36,16 @@ __all__ = ["PerExampleGradients", "per_example_gradients"]
 class PerExampleGradients:
     """The gradients ``δ_s x_sᵀ`` of the examples ``s`` of a batch, as their factors.
 
+    Of a linear regression (:func:`per_example_gradients`), or of one layer of an MLP
+    (:meth:`quadsim.mlp.MLP.per_example`: ``δ_s`` the gradient of the layer's
+    pre-activations, ``x_s`` its input, ``ridge`` zero).
+
     Attributes
     ----------
     indices : ndarray of int64, shape (B,)
         The examples (rows of ``X``); repeats allowed (sampling with replacement).
     residuals : ndarray, shape (B, m), or (B,) for vector targets
-        ``δ_s = W x_s − y_s``.
+        ``δ_s = W x_s − y_s`` (for a regression).
     inputs : ndarray, shape (B, d)
         ``x_s``.
     weights : ndarray, shape (B,)

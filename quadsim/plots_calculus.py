@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from quadsim.per_example import per_example_gradients
+from quadsim.per_example import PerExampleGradients, per_example_gradients
 from quadsim.plots import _label, _marker_subset, _new_axes, _new_figure
 from quadsim.subspaces import gradient_subspace
 from quadsim.taylor import TaylorComparison
@@ -60,6 +60,30 @@ def plot_gradient_fraction(problem: object, method: object, w0: object, steps: o
     return ax
 
 
+def _draw_factor_spectrum(ax: Axes, grads: PerExampleGradients, color: str, label: str,
+                          factors_label: str | None) -> None:
+    """Singular values of ``Σ_s ω_s δ_s x_sᵀ``: dense SVD (dots) and the factored core (×).
+
+    Both normalised by their largest, against their index, with a dotted line at
+    ``B + ½``: past ``B`` the dense values are rounding.
+    """
+    dense = np.linalg.svd(grads.batch_gradient(ridge=False), compute_uv=False)
+    index = np.arange(1, dense.size + 1)
+    ax.plot(index, np.maximum(dense / dense[0], np.finfo(np.float64).tiny), color=color,
+            marker="o", ms=4, lw=1.0, label=label)
+    factored = grads.singular_values()[:grads.rank_bound]
+    ax.plot(index[:factored.size], factored / factored[0], color="k", marker="x", ms=6,
+            ls="none", label=factors_label)
+    ax.axvline(grads.batch_size + 0.5, color=color, lw=0.8, ls=":")
+
+
+def _draw_machine_eps(ax: Axes) -> None:
+    eps = np.finfo(np.float64).eps
+    ax.axhline(eps, color="0.5", lw=0.8, ls="--")
+    ax.annotate("machine ε", (0.99, eps), xycoords=("axes fraction", "data"), ha="right",
+                va="bottom", fontsize=8, color="0.4")
+
+
 def plot_batch_gradient_spectrum(problem: object, w: object, batch_sizes: Sequence[int], *,
                                  rng: object = 0, ax: Axes | None = None) -> Axes:
     """Singular values of minibatch gradients (ridge term left out) for several batch sizes.
@@ -73,22 +97,12 @@ def plot_batch_gradient_spectrum(problem: object, w: object, batch_sizes: Sequen
     ax = _new_axes(ax, (7.5, 5.0))
     generator = np.random.default_rng(rng)  # type: ignore[arg-type]
     n = problem.n_samples  # type: ignore[attr-defined]
-    tiny = np.finfo(np.float64).tiny
     for i, B in enumerate(batch_sizes):
         batch = generator.choice(n, size=B, replace=False)
         grads = per_example_gradients(problem, w, batch)
-        dense = np.linalg.svd(grads.batch_gradient(ridge=False), compute_uv=False)
-        index = np.arange(1, dense.size + 1)
-        ax.plot(index, np.maximum(dense / dense[0], tiny), color=f"C{i}", marker="o", ms=4,
-                lw=1.0, label=f"B = {B} (rank bound {grads.rank_bound})")
-        factored = grads.singular_values()[:grads.rank_bound]
-        ax.plot(index[:factored.size], factored / factored[0], color="k", marker="x", ms=6,
-                ls="none", label="from the factors (B × B core)" if i == 0 else None)
-        ax.axvline(B + 0.5, color=f"C{i}", lw=0.8, ls=":")
-    eps = np.finfo(np.float64).eps
-    ax.axhline(eps, color="0.5", lw=0.8, ls="--")
-    ax.annotate("machine ε", (0.99, eps), xycoords=("axes fraction", "data"), ha="right",
-                va="bottom", fontsize=8, color="0.4")
+        _draw_factor_spectrum(ax, grads, f"C{i}", f"B = {B} (rank bound {grads.rank_bound})",
+                              "from the factors (B × B core)" if i == 0 else None)
+    _draw_machine_eps(ax)
     ax.set(yscale="log", xlabel="index i", ylabel="σ_i / σ_1 of the batch gradient",
            title="Minibatch gradients Σ_s δ_s x_sᵀ / B: rank ≤ B")
     ax.legend(fontsize=8, loc="center right")
