@@ -314,16 +314,18 @@ class PointResult:
     coords: dict[str, tuple[np.ndarray, dict[str, str]]]
 
 
-def _number_or_nan(value: object) -> float:
-    return np.nan if value is None else float(value)  # type: ignore[arg-type]
+def _number_or_nan(value: object) -> np.ndarray:
+    """A number as a 0-d float64 array, NaN for None."""
+    return np.array(np.nan if value is None else float(value))  # type: ignore[arg-type]
 
 
 def _diverged(value: np.ndarray | int | None) -> np.ndarray:
     """``diverged_at`` with NaN for 'did not diverge' (None or −1)."""
-    if value is None:
-        return np.array(np.nan)
-    steps = np.asarray(value, dtype=np.float64)
-    return np.where(steps < 0, np.nan, steps)
+    if value is None or isinstance(value, int):
+        return _number_or_nan(None if value is None or value < 0 else value)
+    steps = value.astype(np.float64)
+    steps[value < 0] = np.nan
+    return steps
 
 
 def _result_entries(result: object) -> Entries | None:
@@ -449,13 +451,16 @@ def to_point_result(result: object, grid_names: Sequence[str] = ()) -> PointResu
         if name in variables or name in grid_names or name == ERROR:
             raise ValueError(f"the result names `{name}` twice, or names a grid axis or the "
                              "error variable")
-        if np.iscomplexobj(data):
-            raise TypeError(f"result `{name}` is complex; store its real and imaginary parts")
-        array = np.asarray(data, dtype=np.float64)
+        array = data if type(data) is np.ndarray and data.dtype == np.float64 else None
+        if array is None:
+            if np.iscomplexobj(data):
+                raise TypeError(f"result `{name}` is complex; store its real and imaginary "
+                                "parts")
+            array = np.asarray(data, dtype=np.float64)
         if array.ndim != len(dims):
             raise ValueError(f"result `{name}` has {array.ndim} dimensions but {len(dims)} "
                              f"names {dims}")
-        for dim, size in zip(dims, array.shape, strict=True):
+        for dim, size in zip(dims, array.shape):  # noqa: B905 (lengths checked above)
             if dim in grid_names:
                 raise ValueError(f"result `{name}` has a dimension `{dim}`, which is also a "
                                  "grid axis; rename one of them")
@@ -494,7 +499,8 @@ class Schema:
             return (f"the result has coordinates ({', '.join(point.coords)}), other points "
                     f"({', '.join(self.coords)})")
         for dim, (values, _) in point.coords.items():
-            if not np.array_equal(values, self.coords[dim][0]):
+            expected = self.coords[dim][0]
+            if values.shape != expected.shape or not (values == expected).all():
                 return f"the result's `{dim}` coordinate differs from other points'"
         return None
 

@@ -130,6 +130,8 @@ class StoreSink:
         self.grid = grid
         self.block = block
         self.schema = schema
+        # Opening an array reads its metadata from disk: once per sweep, not per chunk.
+        self.arrays = {name: array for name, array in group.arrays()}
 
     @classmethod
     def open_or_create(cls, store: str | os.PathLike[str], identity: SweepIdentity,
@@ -203,7 +205,7 @@ class StoreSink:
 
     def done(self) -> set[int]:
         """Indices of the chunks whose every point is written."""
-        completed = self.group[COMPLETED][...]
+        completed = self.arrays[COMPLETED][...]
         return {i for i, block in enumerate(blocks(self.grid.shape, self.block))
                 if completed[block].all()}
 
@@ -214,9 +216,9 @@ class StoreSink:
         if not known and self.schema is not None:
             self._create_variables(self.schema)
         for name, values in arrays.items():
-            self.group[name][block] = values
-        self.group[ERROR][block] = errors
-        self.group[COMPLETED][block] = True
+            self.arrays[name][block] = values
+        self.arrays[ERROR][block] = errors
+        self.arrays[COMPLETED][block] = True
 
     def _create_variables(self, schema: Schema) -> None:
         names = list(self.grid.names)
@@ -231,6 +233,7 @@ class StoreSink:
                                             chunks=self.block + shape, dtype=np.float64,
                                             fill_value=np.nan, dimension_names=names + list(dims))
             array.attrs.update(attrs)
+            self.arrays[name] = array
 
     def dataset(self) -> xr.Dataset:
         """The store as a Dataset that reads lazily."""

@@ -24,6 +24,7 @@ dask[distributed]) are imported when a sweep runs, never by ``import quadsim``.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 import math
@@ -214,7 +215,9 @@ class _MemorySink:
 # --------------------------------------------------------------------------------------
 
 
+@functools.cache
 def _quadsim_version() -> str:
+    """The installed version (read once: the package metadata takes ~10 ms to read)."""
     try:
         return version("quadsim")
     except PackageNotFoundError:  # running from a source tree that is not installed

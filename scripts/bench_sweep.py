@@ -1,0 +1,224 @@
+"""Time sweeps: in-process overhead, Dask scaling and start-up, streaming to a store.
+
+Rows (the machine's load average is printed before and after: on a shared machine the
+ratios move with it):
+
+- overhead: a sweep of 10⁴ cheap points (100 learning rates × 100 batch sizes, exact
+  moments of SGD on the NQM at d = 100, 4 records) against a plain Python loop that
+  calls the same function and keeps its results, in this process; medians of alternating
+  repeats, wall and CPU time; target ≤ 1.3×. The same sweep into a zarr store is shown
+  too (no target).
+- Dask: a sweep of Monte Carlo ensembles (NQM d = 100, 64 runs of 1000 steps each, 24
+  points, one point per chunk) on a LocalCluster of 2 single-threaded worker processes
+  against 1 worker, throughput ratio (median of alternating repeats, after a warm-up sweep
+  on each cluster); target ≥ 1.7×. Start-up: the LocalCluster and its Client, then the
+  first sweep (workers import quadsim and load the Numba kernels from the disk cache).
+- memory: in a child process whose address space is capped (``RLIMIT_AS``), a sweep of
+  ensembles (d = 1000, 64 runs, 16 records: 8.2 MB a point) whose whole result is larger
+  than the cap streams to a zarr store chunk by chunk; its peak RSS is printed.
+
+Usage::
+
+    python scripts/bench_sweep.py           # about four minutes on the 2-core machine
+    python scripts/bench_sweep.py --quick   # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from quadsim import GD, NoisyQuadratic, Quadratic, moments, simulate
+from quadsim.noise import nqm_spectrum
+from quadsim.sweeps import sweep
+
+#: The issue's targets.
+OVERHEAD_TARGET = 1.3
+SCALING_TARGET = 1.7
+#: The cheap points: exact moments at d = 100.
+CHEAP_PROBLEM = Quadratic(nqm_spectrum(100))
+CHEAP_STEPS = [0, 10, 100, 1000]
+#: The Monte Carlo points: (runs, steps) on the NQM at d = 100.
+MC_RUNS, MC_STEPS = 64, [0, 100, 1000]
+#: The memory case: d, runs and records of each point's ensemble, the chunk size, and
+#: the child's address-space cap in GiB.
+BIG_DIM, BIG_RUNS, BIG_RECORDS, BIG_CHUNK, MEMORY_CAP_GIB = 1000, 64, 16, 2, 2.0
+GIB = 2**30
+
+
+def cheap(lr, batch_size):
+    """Exact moments of SGD on the NQM at d = 100: about 0.2–0.5 ms."""
+    model = NoisyQuadratic(CHEAP_PROBLEM, batch_size=batch_size)
+    return moments(model, GD(lr), np.ones(100), CHEAP_STEPS)
+
+
+def monte_carlo(lr, batch_size, rng):
+    """An ensemble of 64 SGD runs on the NQM at d = 100: about 0.3 s on one core."""
+    model = NoisyQuadratic(CHEAP_PROBLEM, batch_size=batch_size)
+    runs = simulate(model, GD(lr), np.ones(100), MC_STEPS, runs=MC_RUNS, rng=rng,
+                    basis="eigen")
+    return {"mean_loss": ("step", runs.mean_loss()), "stderr": ("step", runs.loss_stderr())}
+
+
+def big_ensemble(lr, rng):
+    """An ensemble recorded whole: BIG_RUNS × BIG_RECORDS × BIG_DIM floats (8.2 MB)."""
+    model = NoisyQuadratic(Quadratic(1.0 / np.arange(1, BIG_DIM + 1)), batch_size=4)
+    return simulate(model, GD(lr), np.ones(BIG_DIM), BIG_RECORDS - 1, runs=BIG_RUNS, rng=rng,
+                    basis="eigen")
+
+
+def load() -> str:
+    """The load averages over 1, 5 and 15 minutes."""
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def timed(fn):
+    """Wall and CPU seconds of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def overhead(repeats: int, size: int) -> list[str]:
+    """The in-process sweep against the plain loop, with and without a store."""
+    lrs = np.geomspace(1e-3, 1.9, size).tolist()
+    sizes = list(range(1, size + 1))
+    grid = {"lr": lrs, "batch_size": sizes}
+    sweep(cheap, {"lr": lrs[:2], "batch_size": sizes[:2]}, progress=False)   # imports, JIT
+
+    def loop():
+        return [cheap(lr, batch_size) for lr in lrs for batch_size in sizes]
+
+    times: dict[str, list[tuple[float, float]]] = {"loop": [], "sweep": [], "store": []}
+    with tempfile.TemporaryDirectory() as folder:
+        for r in range(repeats):
+            times["loop"].append(timed(loop))
+            times["sweep"].append(timed(lambda: sweep(cheap, grid, progress=False)))
+            store = Path(folder) / f"run{r}.zarr"
+            times["store"].append(timed(lambda store=store: sweep(cheap, grid, store=store,
+                                                                  progress=False)))
+    wall = {k: statistics.median(t[0] for t in v) for k, v in times.items()}
+    cpu = {k: statistics.median(t[1] for t in v) for k, v in times.items()}
+    points = size * size
+    ratio = wall["sweep"] / wall["loop"]
+    verdict = "PASS" if ratio <= OVERHEAD_TARGET else "MISS"
+    return [
+        f"overhead, {points} points of exact moments at d = 100 (median of {repeats}):",
+        f"  plain loop      {wall['loop']:7.2f} s wall  {cpu['loop']:7.2f} s CPU  "
+        f"({1e6 * wall['loop'] / points:.0f} µs a point)",
+        f"  sweep           {wall['sweep']:7.2f} s wall  {cpu['sweep']:7.2f} s CPU  "
+        f"ratio {ratio:.3f} wall, {cpu['sweep'] / cpu['loop']:.3f} CPU "
+        f"(target ≤ {OVERHEAD_TARGET}: {verdict})",
+        f"  sweep to store  {wall['store']:7.2f} s wall  {cpu['store']:7.2f} s CPU  "
+        f"ratio {wall['store'] / wall['loop']:.3f} wall (no target)",
+    ]
+
+
+def scaling(repeats: int, points: int) -> list[str]:
+    """Throughput on 2 single-threaded worker processes against 1; start-up times."""
+    from distributed import Client, LocalCluster
+
+    grid = {"lr": np.geomspace(0.01, 1.0, points // 2).tolist(), "batch_size": [1, 8]}
+    lines = []
+    start = time.perf_counter()
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    clusters = {n: LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                dashboard_address=":0") for n in (1, 2)}
+    clients = {n: Client(cluster) for n, cluster in clusters.items()}
+    up = time.perf_counter() - start
+    try:
+        warm = {}
+        for n, client in clients.items():
+            warm[n] = timed(lambda client=client, n=n: sweep(
+                monte_carlo, {"lr": [0.1], "batch_size": [n]}, client=client,
+                progress=False))[0]
+        throughput: dict[int, list[float]] = {1: [], 2: []}
+        for _ in range(repeats):
+            for n, client in clients.items():
+                seconds = timed(lambda client=client: sweep(
+                    monte_carlo, grid, client=client, chunk_size=1, progress=False))[0]
+                throughput[n].append(points / seconds)
+        in_process = points / timed(lambda: sweep(monte_carlo, grid, progress=False))[0]
+    finally:
+        for n in clients:
+            clients[n].close()
+            clusters[n].close()
+    one, two = (statistics.median(throughput[n]) for n in (1, 2))
+    ratio = two / one
+    verdict = "PASS" if ratio >= SCALING_TARGET else "MISS"
+    lines += [
+        f"Dask start-up: two LocalClusters (1 and 2 worker processes) and their clients "
+        f"{up:.1f} s; first sweep (workers import quadsim, load kernels) "
+        f"{warm[1]:.2f} s on 1 worker, {warm[2]:.2f} s on 2",
+        f"Dask scaling, {points} Monte Carlo points ({MC_RUNS} runs × {MC_STEPS[-1]} steps, "
+        f"d = 100), median of {repeats}:",
+        f"  1 worker  {one:.2f} points/s;  2 workers  {two:.2f} points/s;  ratio {ratio:.2f} "
+        f"(target ≥ {SCALING_TARGET}: {verdict});  in this process (Numba on all cores) "
+        f"{in_process:.2f} points/s",
+    ]
+    return lines
+
+
+def memory_child(store: str, points: int) -> None:
+    """Run the big sweep under an address-space cap (in a child process)."""
+    cap = int(MEMORY_CAP_GIB * GIB)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    ds = sweep(big_ensemble, {"lr": np.linspace(0.01, 1.0, points).tolist()}, store=store,
+               chunk_size=BIG_CHUNK, progress=False)
+    total = sum(variable.nbytes for variable in ds.data_vars.values())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(f"{total} {peak}")
+
+
+def memory(points: int) -> list[str]:
+    """The big sweep in a capped child process: its size, peak RSS and time."""
+    with tempfile.TemporaryDirectory() as folder:
+        store = str(Path(folder) / "big.zarr")
+        start = time.perf_counter()
+        out = subprocess.run([sys.executable, __file__, "--memory-child", store, str(points)],
+                             check=True, capture_output=True, text=True).stdout.split()
+        seconds = time.perf_counter() - start
+        on_disk = sum(f.stat().st_size for f in Path(store).rglob("*") if f.is_file())
+        shutil.rmtree(store)
+    total, peak = (int(x) for x in out[-2:])
+    chunk = total / points * BIG_CHUNK
+    return [f"memory: {points} ensembles of {total / points / 2**20:.1f} MiB, "
+            f"{total / GIB:.2f} GiB in all ({on_disk / GIB:.2f} GiB on disk), under a "
+            f"{MEMORY_CAP_GIB:.1f} GiB address-space cap: peak RSS {peak / GIB:.2f} GiB "
+            f"(chunks of {chunk / 2**20:.0f} MiB), {seconds:.0f} s"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run")
+    parser.add_argument("--memory-child", nargs=2, metavar=("STORE", "POINTS"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_child:
+        memory_child(args.memory_child[0], int(args.memory_child[1]))
+        return
+    print(f"{os.cpu_count()} CPUs; {load()}")
+    start = time.perf_counter()
+    quick = args.quick
+    for line in overhead(repeats=1 if quick else 3, size=20 if quick else 100):
+        print(line, flush=True)
+    for line in scaling(repeats=1 if quick else 3, points=4 if quick else 24):
+        print(line, flush=True)
+    for line in memory(points=8 if quick else 384):
+        print(line, flush=True)
+    print(f"{load()}; total {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
