@@ -47,8 +47,10 @@ __all__ = ["StoreSink", "SweepIdentity"]
 
 #: The bookkeeping array: which points are written (left out of the returned Dataset).
 COMPLETED = "completed"
-#: The attribute of ``completed`` that holds the sweep's identity.
+#: The attributes of ``completed`` that hold the sweep's identity and the order of the
+#: result variables (as the first point returned them).
 IDENTITY_ATTR = "quadsim_sweep"
+ORDER_ATTR = "variables"
 #: Values of an axis shown when two grids differ.
 SHOWN_VALUES = 4
 
@@ -192,7 +194,12 @@ class StoreSink:
         """The result variables and coordinates already in the store (None if none)."""
         variables = {}
         coords = {}
-        for name, array in group.arrays():
+        order = list(group[COMPLETED].attrs.get(ORDER_ATTR, []))
+
+        def rank(item: tuple[str, Any]) -> tuple[int, str]:
+            return (order.index(item[0]) if item[0] in order else len(order), item[0])
+
+        for name, array in sorted(group.arrays(), key=rank):
             dims = tuple(array.metadata.dimension_names)
             if name in grid.names or name in (ERROR, COMPLETED):
                 continue
@@ -234,8 +241,11 @@ class StoreSink:
                                             fill_value=np.nan, dimension_names=names + list(dims))
             array.attrs.update(attrs)
             self.arrays[name] = array
+        self.arrays[COMPLETED].attrs[ORDER_ATTR] = list(schema.variables)
 
     def dataset(self) -> xr.Dataset:
         """The store as a Dataset that reads lazily."""
         xr = require("xarray")
-        return xr.open_zarr(self.path, consolidated=False, drop_variables=[COMPLETED])
+        dataset = xr.open_zarr(self.path, consolidated=False, drop_variables=[COMPLETED])
+        order = self.arrays[COMPLETED].attrs.get(ORDER_ATTR, [])
+        return dataset[[*order, ERROR]]

@@ -219,6 +219,7 @@ def test_same_dataset_whatever_engine_chunking_and_workers(client, tmp_path):
     xr.testing.assert_identical(on_dask, reference)
     stored = sweep(monte_carlo, GRID, seed=3, client=client, chunk_size=5,
                    store=tmp_path / "dask.zarr", progress=False)
+    assert list(stored.data_vars) == list(reference.data_vars)
     xr.testing.assert_identical(stored.load(), reference)
 
 
