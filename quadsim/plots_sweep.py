@@ -29,10 +29,15 @@ LOG_SPAN = 50.0
 MISSING_COLOR = "0.82"
 
 
+def _name(array: Any, name: str | None = None) -> str:
+    """The ``long_name`` of a variable or coordinate, else its name (``_`` as spaces)."""
+    fallback = str(name if name is not None else array.name).replace("_", " ")
+    return str(array.attrs.get("long_name", fallback))
+
+
 def _label(array: Any, name: str | None = None) -> str:
     """``long_name [units]`` of a variable or coordinate, else its name (``_`` as spaces)."""
-    fallback = str(name if name is not None else array.name).replace("_", " ")
-    text = str(array.attrs.get("long_name", fallback))
+    text = _name(array, name)
     units = array.attrs.get("units")
     return f"{text} [{units}]" if units else text
 
@@ -142,7 +147,7 @@ def plot_heatmap(data: xr.DataArray, x: str, y: str, *, best: str | None = None,
         index = np.argmin(filled, axis=0) if best == "min" else np.argmax(filled, axis=0)
         line = ax.plot(x_centres[found], y_centres[index[found]], "o-", color="white", ms=4,
                        mec="black", mew=0.6, lw=1.0,
-                       label=f"{best} over {data[y].attrs.get('long_name', y)}")
+                       label=f"best {_name(data[y], y)} per {_name(data[x], x)} ({best})")
         handles.append(line[0])
     if handles:
         ax.legend(handles=handles, fontsize=8, loc="best")
@@ -177,7 +182,7 @@ def plot_lines(data: xr.DataArray, x: str, *, hue: str | None = None,
     rows = [(None, data)] if hue is None else [(value, data.sel({hue: value}))
                                                for value in data[hue].values]
     for i, (value, row) in enumerate(rows):
-        label = None if value is None else f"{data[hue].attrs.get('long_name', hue)} = {value}"
+        label = None if value is None else f"{_name(data[hue], hue)} = {value}"
         ax.plot(x_centres, row.values, "o-", ms=3.5, color=f"C{i % 10}", label=label)
     finite = data.values[np.isfinite(data.values)]
     if logy is None:

@@ -42,7 +42,7 @@ def test_heatmap_labels_cells_and_best(losses):
     assert_array_equal(best.get_xdata(), SIZES)
     assert_array_equal(best.get_ydata(), expected)
     labels = [text.get_text() for text in ax.get_legend().get_texts()]
-    assert labels == ["diverged", "min over lr"]
+    assert labels == ["diverged", "best lr per batch size (min)"]
     colorbar_axes = ax.figure.axes[1]
     assert colorbar_axes.get_ylabel() == "value"
 
