@@ -370,7 +370,7 @@ def sweep(function: Callable[..., object], grid: Mapping[str, Sequence[object] |
     >>> round(float(ds.loss.sel(lr=0.5, batch_size=8, step=100)), 6)   # ≈ Σ lr h/(2B(2 − lr h))
     0.022438
     """
-    xr = require("xarray")
+    require("xarray")   # fail at once, naming the extra
     checked = check_grid(grid)
     constants = {} if constants is None else constants
     if not isinstance(constants, Mapping) or not all(isinstance(k, str) for k in constants):
@@ -405,7 +405,7 @@ def sweep(function: Callable[..., object], grid: Mapping[str, Sequence[object] |
     skipped = checked.size - sum(_chunk_points(block) for _, block in todo)
     bar = _progress_bar(progress, checked.size, skipped, label)
     try:
-        for block, outcomes in _outcomes(task, todo, client, label):
+        for block, outcomes in _outcomes(task, todo, client):
             sink.write(block, outcomes)
             if bar is not None:
                 bar.update(_chunk_points(block))
@@ -413,18 +413,17 @@ def sweep(function: Callable[..., object], grid: Mapping[str, Sequence[object] |
         if bar is not None:
             bar.close()
     dataset = sink.dataset()
-    failed = int(np.count_nonzero(dataset[ERROR].values != ""))
-    if failed:
-        first = next(iter(np.unique(dataset[ERROR].values[dataset[ERROR].values != ""])))
-        warnings.warn(f"{failed} of {checked.size} grid points of {label} failed (e.g. "
-                      f"{first!r}); their messages are in the `{ERROR}` variable",
+    messages = dataset[ERROR].values
+    failed = messages[messages != ""]
+    if failed.size:
+        warnings.warn(f"{failed.size} of {checked.size} grid points of {label} failed (e.g. "
+                      f"{str(failed[0])!r}); their messages are in the `{ERROR}` variable",
                       SweepWarning, stacklevel=2)
-    assert isinstance(dataset, xr.Dataset)
     return dataset
 
 
-def _outcomes(task: _Task, todo: Sequence[tuple[int, Block]], client: Client | None,
-              label: str) -> Iterator[tuple[Block, list[Outcome]]]:
+def _outcomes(task: _Task, todo: Sequence[tuple[int, Block]], client: Client | None
+              ) -> Iterator[tuple[Block, list[Outcome]]]:
     """Each chunk's outcomes as it completes: in order here, as they finish on Dask."""
     if client is None:
         for _, block in todo:
@@ -433,10 +432,13 @@ def _outcomes(task: _Task, todo: Sequence[tuple[int, Block]], client: Client | N
     distributed = require("distributed")
     token = uuid.uuid4().hex[:8]
     # The task travels once, as the result of a task of its own: unlike scattered data,
-    # that can be recomputed if the worker holding it dies.
-    payload = client.submit(_task_payload, task, key=f"sweep-{label}-{token}-task")
+    # that can be recomputed if the worker holding it dies. It and the chunks form two
+    # task groups, so that Dask queues the chunks as root tasks and spreads them over
+    # the workers instead of placing them all where the task is.
+    payload = client.submit(_task_payload, task, key=f"quadsim-sweep-task-{token}")
     futures = {client.submit(_run_chunk_on_worker, payload, block,
-                             key=f"sweep-{label}-{token}-{i}"): block for i, block in todo}
+                             key=(f"quadsim-sweep-chunk-{token}", i)): block
+               for i, block in todo}
     try:
         for future in distributed.as_completed(futures):
             yield futures[future], future.result()

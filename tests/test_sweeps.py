@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -221,6 +222,20 @@ def test_same_dataset_whatever_engine_chunking_and_workers(client, tmp_path):
                    store=tmp_path / "dask.zarr", progress=False)
     assert list(stored.data_vars) == list(reference.data_vars)
     xr.testing.assert_identical(stored.load(), reference)
+
+
+def test_chunks_are_spread_over_the_workers(client):
+    """Not all placed on the worker that holds the sweep's task (a data-locality trap)."""
+    distributed = pytest.importorskip("distributed")
+
+    def slow(lr, batch_size):
+        time.sleep(0.02)
+        return lr
+
+    with distributed.get_task_stream(client) as stream:
+        sweep(slow, GRID, client=client, chunk_size=1, progress=False)
+    workers = {event["worker"] for event in stream.data if "task" not in str(event["key"])}
+    assert len(workers) == 2
 
 
 def test_blocks_cover_the_grid_once():
