@@ -20,7 +20,7 @@ import numbers
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -401,7 +401,7 @@ def _xarray_entries(value: object, name: str | None) -> Entries | None:
     return entries, coords
 
 
-def to_point_result(result: object, grid_names: Sequence[str] = ()) -> PointResult:
+def to_point_result(result: object) -> PointResult:
     """Convert what a sweep's function returned into labelled float64 arrays.
 
     Accepted: a :class:`~quadsim.Trajectory`, :class:`~quadsim.Ensemble`,
@@ -409,7 +409,8 @@ def to_point_result(result: object, grid_names: Sequence[str] = ()) -> PointResu
     None (a variable ``value``; None reads NaN); an :class:`xarray.DataArray` or
     :class:`xarray.Dataset` (its dimension coordinates are kept); or a mapping of names to
     any of these or to ``(dims, values)`` pairs (a result in a mapping gets its name as a
-    prefix: ``{"sgd": moments}`` gives ``sgd_loss``, ``sgd_mean``, ...).
+    prefix: ``{"sgd": moments}`` gives ``sgd_loss``, ``sgd_w_mean``, ...). The names and
+    dimensions are checked against the grid by :meth:`Schema.of`.
     """
     entries: list[Entry] = []
     coords: dict[str, tuple[np.ndarray, dict[str, str]]] = {}
@@ -445,45 +446,63 @@ def to_point_result(result: object, grid_names: Sequence[str] = ()) -> PointResu
             raise TypeError(f"cannot store a result of type {type(value).__name__}: return a "
                             "quadsim result, a number, an xarray object or a mapping of names "
                             "to these or to (dims, values) pairs")
-    variables: dict[str, tuple[tuple[str, ...], np.ndarray, dict[str, str]]] = {}
-    sizes: dict[str, int] = {}
+    variables = {}
     for name, dims, data, attrs in entries:
-        if name in variables or name in grid_names or name == ERROR:
-            raise ValueError(f"the result names `{name}` twice, or names a grid axis or the "
-                             "error variable")
-        array = data if type(data) is np.ndarray and data.dtype == np.float64 else None
-        if array is None:
+        if type(data) is not np.ndarray or data.dtype != np.float64:
             if np.iscomplexobj(data):
                 raise TypeError(f"result `{name}` is complex; store its real and imaginary "
                                 "parts")
-            array = np.asarray(data, dtype=np.float64)
-        if array.ndim != len(dims):
-            raise ValueError(f"result `{name}` has {array.ndim} dimensions but {len(dims)} "
-                             f"names {dims}")
-        for dim, size in zip(dims, array.shape):  # noqa: B905 (lengths checked above)
-            if dim in grid_names:
-                raise ValueError(f"result `{name}` has a dimension `{dim}`, which is also a "
-                                 "grid axis; rename one of them")
-            if sizes.setdefault(dim, size) != size:
-                raise ValueError(f"dimension `{dim}` has sizes {sizes[dim]} and {size} in "
-                                 "the result")
-        variables[name] = (dims, array, attrs)
-    return PointResult(variables, {dim: coord for dim, coord in coords.items() if dim in sizes})
+            data = np.asarray(data, dtype=np.float64)
+        variables[name] = (dims, data, attrs)
+    if len(variables) < len(entries):
+        repeated = next(name for name, *_ in entries
+                        if sum(other == name for other, *_ in entries) > 1)
+        raise ValueError(f"the result names `{repeated}` twice")
+    return PointResult(variables, coords)
+
+
+def _fingerprint(values: np.ndarray) -> bytes:
+    """Equal for equal coordinate arrays (dtype, shape and values)."""
+    return f"{values.dtype.str}{values.shape}".encode() + values.tobytes()
 
 
 @dataclass(frozen=True, eq=False)
 class Schema:
-    """The variables and result coordinates that every point must return."""
+    """The variables and result coordinates that every point must return.
+
+    Set by the first point that succeeds (:meth:`of`, which checks its names and
+    dimensions); every later point must match it (:meth:`mismatch`).
+    """
 
     variables: dict[str, tuple[tuple[str, ...], tuple[int, ...], dict[str, str]]]
     coords: dict[str, tuple[np.ndarray, dict[str, str]]]
+    fingerprints: dict[str, bytes] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fingerprints", {dim: _fingerprint(values)
+                                                  for dim, (values, _) in self.coords.items()})
 
     @classmethod
-    def of(cls, point: PointResult) -> Schema:
-        """The schema that `point` sets."""
+    def of(cls, point: PointResult, grid_names: Sequence[str]) -> Schema:
+        """The schema that `point` sets, or a ValueError if its names do not fit the grid."""
+        sizes: dict[str, int] = {}
+        for name, (dims, values, _) in point.variables.items():
+            if name in grid_names or name == ERROR:
+                raise ValueError(f"the result names `{name}`, which is a grid axis or the "
+                                 "error variable")
+            if values.ndim != len(dims):
+                raise ValueError(f"result `{name}` has {values.ndim} dimensions but "
+                                 f"{len(dims)} names {dims}")
+            for dim, size in zip(dims, values.shape, strict=True):
+                if dim in grid_names:
+                    raise ValueError(f"result `{name}` has a dimension `{dim}`, which is also "
+                                     "a grid axis; rename one of them")
+                if sizes.setdefault(dim, size) != size:
+                    raise ValueError(f"dimension `{dim}` has sizes {sizes[dim]} and {size} in "
+                                     "the result")
         return cls({name: (dims, values.shape, attrs)
                     for name, (dims, values, attrs) in point.variables.items()},
-                   dict(point.coords))
+                   {dim: coord for dim, coord in point.coords.items() if dim in sizes})
 
     def mismatch(self, point: PointResult) -> str | None:
         """Why `point` does not fit (a message), or None."""
@@ -495,12 +514,9 @@ class Schema:
             if dims != expected_dims or values.shape != expected_shape:
                 return (f"result `{name}` has dims {dims} and shape {values.shape}, other "
                         f"points {expected_dims} and {expected_shape}")
-        if point.coords.keys() != self.coords.keys():
-            return (f"the result has coordinates ({', '.join(point.coords)}), other points "
-                    f"({', '.join(self.coords)})")
-        for dim, (values, _) in point.coords.items():
-            expected = self.coords[dim][0]
-            if values.shape != expected.shape or not (values == expected).all():
+        for dim, fingerprint in self.fingerprints.items():
+            coord = point.coords.get(dim)
+            if coord is None or _fingerprint(coord[0]) != fingerprint:
                 return f"the result's `{dim}` coordinate differs from other points'"
         return None
 
@@ -534,8 +550,9 @@ def blocks(shape: Sequence[int], block: Sequence[int]) -> list[Block]:
 Outcome = PointResult | str
 
 
-def assemble(block: Block, outcomes: Sequence[Outcome], schema: Schema | None
-             ) -> tuple[Schema | None, dict[str, np.ndarray], np.ndarray]:
+def assemble(block: Block, outcomes: Sequence[Outcome], schema: Schema | None,
+             grid_names: Sequence[str]) -> tuple[Schema | None, dict[str, np.ndarray],
+                                                 np.ndarray]:
     """A block's arrays (NaN where a point failed) and error messages.
 
     The schema is taken from the first successful point if none is known yet; a point
@@ -548,7 +565,11 @@ def assemble(block: Block, outcomes: Sequence[Outcome], schema: Schema | None
             errors[k] = outcome
             continue
         if schema is None:
-            schema = Schema.of(outcome)
+            try:
+                schema = Schema.of(outcome, grid_names)
+            except ValueError as exc:
+                errors[k] = f"ValueError: {exc}"
+                continue
         problem = schema.mismatch(outcome)
         if problem is not None:
             errors[k] = f"ValueError: {problem}"

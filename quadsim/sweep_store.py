@@ -219,7 +219,7 @@ class StoreSink:
     def write(self, block: Block, outcomes: Sequence[Outcome]) -> None:
         """Write a chunk's results and errors, then mark its points completed."""
         known = self.schema is not None
-        self.schema, arrays, errors = assemble(block, outcomes, self.schema)
+        self.schema, arrays, errors = assemble(block, outcomes, self.schema, self.grid.names)
         if not known and self.schema is not None:
             self._create_variables(self.schema)
         for name, values in arrays.items():

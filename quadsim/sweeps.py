@@ -127,7 +127,7 @@ def _run_point(task: _Task, index: Sequence[int], parts: Sequence[Sequence[str]]
     if task.takes_rng:
         kwargs["rng"] = seed_from(task.seed, [parts[axis][index[axis]] for axis in order])
     try:
-        return to_point_result(task.function(**kwargs), task.grid.names)
+        return to_point_result(task.function(**kwargs))
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
 
@@ -135,7 +135,7 @@ def _run_point(task: _Task, index: Sequence[int], parts: Sequence[Sequence[str]]
 def run_chunk(task: _Task, block: Block) -> list[Outcome]:
     """Every point of `block`, in C order: a result or an error message each."""
     names = task.grid.names
-    parts = [task.grid.seed_parts(axis) for axis in range(len(names))]
+    parts = [task.grid.seed_parts(axis) if task.takes_rng else () for axis in range(len(names))]
     order = sorted(range(len(names)), key=names.__getitem__)  # the seed's axis order
     return [_run_point(task, index, parts, order)
             for index in itertools.product(*(range(s.start, s.stop) for s in block))]
@@ -185,7 +185,7 @@ class _MemorySink:
         return set()
 
     def write(self, block: Block, outcomes: Sequence[Outcome]) -> None:
-        self.schema, arrays, errors = assemble(block, outcomes, self.schema)
+        self.schema, arrays, errors = assemble(block, outcomes, self.schema, self.grid.names)
         for name, values in arrays.items():
             if name not in self.arrays:
                 var_shape = self.schema.variables[name][1]  # type: ignore[union-attr]

@@ -445,7 +445,7 @@ def test_bad_results_are_errors_of_their_points():
         "dims": lambda lr: {"a": ("lr", np.ones(2))},
     }
     messages = {"array": "needs dimension names", "string": "cannot store a result of type str",
-                "complex": "is complex", "clash": "names a grid axis",
+                "complex": "is complex", "clash": "names `lr`, which is a grid axis",
                 "dims": "which is also a grid axis"}
     for name, function in cases.items():
         with pytest.warns(SweepWarning):
