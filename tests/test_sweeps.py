@@ -1,5 +1,6 @@
 """Sweeps: labelled results, seeds by coordinates, engines, a store that loses nothing."""
 
+import functools
 import hashlib
 import os
 import signal
@@ -302,6 +303,39 @@ def test_failing_points_are_recorded_and_the_others_kept(tmp_path):
     assert (ds.error.sel(lr=[0.1, 0.4]) == "").all()
     assert np.isnan(ds.value.sel(lr=0.8)).all()
     assert_allclose(ds.value.sel(lr=0.1, batch_size=1), fails_at_large_lr(0.1, 1), rtol=0)
+
+
+def test_a_sweep_whose_every_point_fails(tmp_path):
+    def broken(lr):
+        raise RuntimeError("no luck")
+
+    for store in (None, tmp_path / "s.zarr", tmp_path / "s.zarr"):
+        with pytest.warns(SweepWarning, match="2 of 2"):
+            ds = sweep(broken, {"lr": [0.1, 0.2]}, store=store, progress=False)
+        assert list(ds.data_vars) == ["error"]
+        assert (ds.error == "RuntimeError: no luck").all()
+
+
+def test_partials_and_callable_objects(tmp_path):
+    class Scaled:
+        def __init__(self, factor):
+            self.factor = factor
+
+        def __call__(self, lr, batch_size):
+            return self.factor * lr / batch_size
+
+    ds = sweep(Scaled(2.0), GRID, progress=False)
+    assert ds.attrs["sweep_function"] == "test_sweeps.test_partials_and_callable_objects." \
+                                         "<locals>.Scaled"
+    assert float(ds.value.sel(lr=0.4, batch_size=4)) == 0.2
+    half = functools.partial(monte_carlo, runs=2)
+    first = sweep(half, GRID, store=tmp_path / "p.zarr", progress=False)
+    assert first.loss.sizes["run"] == 2
+    xr.testing.assert_identical(sweep(half, GRID, store=tmp_path / "p.zarr",
+                                      progress=False).load(), first.load())
+    with pytest.raises(ValueError, match="differs in the function"):
+        sweep(functools.partial(monte_carlo, runs=3), GRID, store=tmp_path / "p.zarr",
+              progress=False)
 
 
 def test_a_point_whose_result_does_not_fit_is_an_error():
