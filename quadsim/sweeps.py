@@ -256,9 +256,7 @@ def _default_chunk_size(size: int, client: Client | None) -> int:
     return max(1, math.ceil(size / chunks))
 
 
-def _progress_bar(progress: object, total: int, initial: int, label: str) -> Any:
-    if not isinstance(progress, bool):
-        raise TypeError(f"`progress` must be a bool; got {describe(progress)}")
+def _progress_bar(progress: bool, total: int, initial: int, label: str) -> Any:
     if not progress:
         return None
     tqdm = require("tqdm.auto").tqdm
@@ -384,6 +382,8 @@ def sweep(function: Callable[..., object], grid: Mapping[str, Sequence[object] |
     axis_units = _check_units(units, checked)
     client = _check_client(client)
     requested = None if chunk_size is None else as_batch_size(chunk_size, "chunk_size")
+    if not isinstance(progress, bool):
+        raise TypeError(f"`progress` must be a bool; got {describe(progress)}")
     task = _Task(function, dict(constants), checked, seed, takes_rng)
     label = function_name(function)
     attrs: dict[str, object] = {"quadsim_version": _quadsim_version(), "sweep_function": label,

@@ -467,7 +467,8 @@ def test_bad_arguments_are_refused(tmp_path):
     with pytest.raises(TypeError, match=r"`client` must be a dask distributed\.Client"):
         sweep(expected_loss, GRID, client="tcp://localhost:8786")
     with pytest.raises(TypeError, match="`progress` must be a bool"):
-        sweep(expected_loss, GRID, progress="yes")
+        sweep(expected_loss, GRID, progress="yes", store=tmp_path / "never.zarr")
+    assert not (tmp_path / "never.zarr").exists()   # checked before anything is written
 
 
 def test_bad_results_are_errors_of_their_points():
