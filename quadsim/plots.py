@@ -2,9 +2,10 @@
 
 Each function takes a problem and method specs, computes what it draws with the
 public API (:func:`~quadsim.simulate`, :func:`~quadsim.closed_form`,
-:func:`~quadsim.axis_regimes`, :func:`~quadsim.max_stable_lr`, ...), draws on the
-figure or axes it is given (a new, pyplot-free :class:`matplotlib.figure.Figure`
-otherwise) and returns the figure. Theory is drawn as lines and simulation as markers
+:func:`~quadsim.axis_regimes`, :func:`~quadsim.max_stable_lr`, ...; grids of
+hyperparameters through :func:`quadsim.sweeps.sweep`), draws on the figure or axes it is
+given (a new, pyplot-free :class:`matplotlib.figure.Figure` otherwise) and returns the
+figure. Theory is drawn as lines and simulation as markers
 on the same axes. matplotlib is imported inside the functions only, so importing this
 module does not need it.
 """
@@ -21,6 +22,7 @@ import numpy as np
 
 from quadsim.methods import GD, GradientFlow, Momentum, Nesterov, Preconditioned
 from quadsim.simulation import measured_rate, simulate
+from quadsim.sweeps import sweep
 from quadsim.theory import (
     axis_regimes,
     closed_form,
@@ -31,6 +33,7 @@ from quadsim.theory import (
 )
 
 if TYPE_CHECKING:
+    import xarray as xr
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
@@ -274,17 +277,22 @@ def plot_axis_regimes(problem: object, method: object, w0: object, steps: object
     return fig
 
 
-def _loss_after(problem: object, method: object, w0: object, horizon: int,
-                lrs: np.ndarray, run: str) -> np.ndarray:
-    """``J(w_T)`` for each lr (NaN where the run overflowed)."""
-    out = np.empty(lrs.shape[0])
-    for k, lr in enumerate(lrs):
-        spec = dataclasses.replace(method, lr=float(lr))  # type: ignore[type-var]
-        if run == "closed":
-            out[k] = closed_form(problem, spec, w0, [horizon]).loss[0]
-        else:
-            out[k] = simulate(problem, spec, w0, [horizon], basis=run).loss[0]
-    return out
+def _losses_after(problem: object, methods: Sequence[object], w0: object, horizon: int,
+                  lrs: np.ndarray, basis: str) -> xr.Dataset:
+    """``J(w_T)`` of each method template at each lr, closed form and simulated: a sweep.
+
+    Variables ``closed_form`` and ``simulate`` over (``optimizer``: the index in
+    `methods`, ``lr``); inf or NaN where the run overflowed.
+    """
+
+    def loss_after(optimizer: int, lr: float) -> dict[str, float]:
+        spec = dataclasses.replace(methods[optimizer], lr=lr)  # type: ignore[type-var]
+        with np.errstate(over="ignore", invalid="ignore"):
+            return {"closed_form": closed_form(problem, spec, w0, [horizon]).loss[0],
+                    "simulate": simulate(problem, spec, w0, [horizon], basis=basis).loss[0]}
+
+    return sweep(loss_after, {"optimizer": list(range(len(methods))), "lr": lrs},
+                 progress=False)
 
 
 def plot_stability(problem: object, methods: Sequence[object], w0: object, horizon: int,
@@ -297,7 +305,8 @@ def plot_stability(problem: object, methods: Sequence[object], w0: object, horiz
     :func:`~quadsim.closed_form` as a line, :func:`~quadsim.simulate` as markers, and the
     edge :func:`~quadsim.max_stable_lr` as a dashed vertical line. Lines are clipped at
     `clip`; simulated runs above it, or whose iterates overflowed, are marked with a
-    cross in the shaded band above the plot, one row per method.
+    cross in the shaded band above the plot, one row per method. The grid of methods ×
+    learning rates is computed by :func:`quadsim.sweeps.sweep` (in this process).
 
     Parameters
     ----------
@@ -336,6 +345,7 @@ def plot_stability(problem: object, methods: Sequence[object], w0: object, horiz
     if lrs is None:
         lrs = np.geomspace(1e-2 * min(edges), 2.0 * max(edges), 200)
     lrs = np.asarray(lrs, dtype=np.float64)
+    losses = _losses_after(problem, methods, w0, horizon, lrs, basis)
     ax = _new_axes(ax, (9.5, 6.0))
     rows = clip * 10.0 ** (0.4 * (np.arange(len(methods)) + 0.75))
     top = clip * 10.0 ** (0.4 * (len(methods) + 0.5))
@@ -350,8 +360,8 @@ def plot_stability(problem: object, methods: Sequence[object], w0: object, horiz
         if beta is not None:
             name = f"{name}, β = {beta:.3g}"
         with np.errstate(invalid="ignore", over="ignore"):
-            theory = (_loss_after(problem, method, w0, horizon, lrs, "closed") - J_star) / start
-            simulated = (_loss_after(problem, method, w0, horizon, lrs, basis) - J_star) / start
+            theory = (losses.closed_form.isel(optimizer=i).values - J_star) / start
+            simulated = (losses.simulate.isel(optimizer=i).values - J_star) / start
         ax.plot(lrs, np.where(np.isfinite(theory) & (theory < clip), theory, clip),
                 color=color, lw=1.5)
         over = ~np.isfinite(simulated) | (simulated > clip)
@@ -378,6 +388,29 @@ def plot_stability(problem: object, methods: Sequence[object], w0: object, horiz
     return ax.figure  # type: ignore[return-value]
 
 
+def _tuned_rates(problems: Sequence[object], tuned: dict[str, Any], decay: float,
+                 basis: str) -> xr.Dataset:
+    """Measured rates of each tuned method on each problem, and the window's prediction.
+
+    A sweep over (``problem``: the index in `problems`, ``optimizer``: a key of `tuned`)
+    with variables ``measured`` and ``window``: see :func:`plot_rates`.
+    """
+
+    def rate(problem: int, optimizer: str) -> dict[str, float]:
+        spec = tuned[optimizer](problems[problem])
+        rho = convergence_rate(problems[problem], spec)
+        stop = max(2, int(np.ceil(np.log(decay) / np.log(rho))))
+        start = stop // 2
+        w0 = np.zeros(problems[problem].quadratic.dim)  # type: ignore[attr-defined]
+        growth = (1.0 + (1.0 - rho) * stop) / (1.0 + (1.0 - rho) * start)
+        return {"measured": measured_rate(problems[problem], spec, w0, start, stop,
+                                          basis=basis),
+                "window": rho * growth ** (1.0 / (stop - start))}
+
+    return sweep(rate, {"problem": list(range(len(problems))), "optimizer": list(tuned)},
+                 progress=False)
+
+
 def plot_rates(problems: Sequence[object], *, decay: float = 1e-10, basis: str = "raw",
                fig: Figure | None = None) -> Figure:
     """Measured rates of tuned GD and tuned heavy ball against the condition number.
@@ -390,6 +423,7 @@ def plot_rates(problems: Sequence[object], *, decay: float = 1e-10, basis: str =
     axes sit at a double root, the error decays as ``(1 + (1−ρ)t)·ρ^t`` and the window
     measures ``ρ·((1 + (1−ρ)T)/(1 + (1−ρ)T0))^(1/(T−T0))``, drawn dotted. The left
     panel shows the rate, the right one ``1 − rate`` (log-log), where the gap is visible.
+    The grid of problems × methods is computed by :func:`quadsim.sweeps.sweep`.
 
     Parameters
     ----------
@@ -412,21 +446,9 @@ def plot_rates(problems: Sequence[object], *, decay: float = 1e-10, basis: str =
     """
     kappa = np.array([p.quadratic.condition_number for p in problems])  # type: ignore[attr-defined]
     tuned = {"GD": optimal_gd, "heavy ball": optimal_momentum}
-    measured: dict[str, np.ndarray] = {}
-    window: dict[str, np.ndarray] = {}
-    for name, tune in tuned.items():
-        rates, predicted = [], []
-        for problem in problems:
-            method = tune(problem)
-            rho = convergence_rate(problem, method)
-            stop = max(2, int(np.ceil(np.log(decay) / np.log(rho))))
-            start = stop // 2
-            w0 = np.zeros(problem.quadratic.dim)  # type: ignore[attr-defined]
-            rates.append(measured_rate(problem, method, w0, start, stop, basis=basis))
-            growth = (1.0 + (1.0 - rho) * stop) / (1.0 + (1.0 - rho) * start)
-            predicted.append(rho * growth ** (1.0 / (stop - start)))
-        measured[name] = np.array(rates)
-        window[name] = np.array(predicted)
+    rates = _tuned_rates(problems, tuned, decay, basis)
+    measured = {name: rates.measured.sel(optimizer=name).values for name in tuned}
+    window = {name: rates.window.sel(optimizer=name).values for name in tuned}
     grid = np.geomspace(kappa.min(), kappa.max(), 200)
     root = np.sqrt(grid)
     theory = {"GD": ((grid - 1.0) / (grid + 1.0), "(κ−1)/(κ+1)"),

@@ -2,9 +2,10 @@
 
 Monte Carlo against exact moments, batch-size scaling, optimal learning rates and
 short-horizon bias. Like :mod:`quadsim.plots`, each function computes with the public
-API, draws on the axes it is given (new, pyplot-free ones otherwise) and imports
-matplotlib only when called. Exact curves are lines; Monte Carlo estimates are bands
-and thin sample paths.
+API (the batch-scaling plots read a :func:`~quadsim.sweeps.sweep` of
+:func:`~quadsim.scaling.batch_size_scaling` over the optimizers), draws on the axes it is
+given (new, pyplot-free ones otherwise) and imports matplotlib only when called. Exact
+curves are lines; Monte Carlo estimates are bands and thin sample paths.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from quadsim.moments import moments
 from quadsim.plots import _label, _new_axes
 from quadsim.problems import as_quadratic
 from quadsim.results import Ensemble
-from quadsim.scaling import BatchScaling
 from quadsim.simulation import simulate
 
 if TYPE_CHECKING:
+    import xarray as xr
     from matplotlib.axes import Axes
 
 __all__ = ["plot_batch_scaling", "plot_monte_carlo", "plot_optimal_lr", "plot_short_horizon"]
@@ -86,7 +87,17 @@ def plot_monte_carlo(problem: object, method: object, w0: object, steps: object,
     return ax
 
 
-def plot_batch_scaling(scalings: Mapping[str, BatchScaling], *, ax: Axes | None = None) -> Axes:
+def _curves(scaling: xr.Dataset) -> str:
+    """The dimension of a batch-scaling sweep that names its curves (all but batch_size)."""
+    others = [str(dim) for dim in scaling.steps.dims if dim != "batch_size"]
+    if "batch_size" not in scaling.steps.dims or len(others) != 1:
+        raise ValueError("`scaling` must be a sweep of batch_size_scaling over one axis (the "
+                         f"optimizers), with `steps` over it and batch_size; got dims "
+                         f"{tuple(scaling.steps.dims)}")
+    return others[0]
+
+
+def plot_batch_scaling(scaling: xr.Dataset, *, ax: Axes | None = None) -> Axes:
     """Steps to target against batch size, one curve per optimizer, on log–log axes.
 
     For each optimizer: its fewest steps at each batch size (markers and line), the
@@ -94,57 +105,74 @@ def plot_batch_scaling(scalings: Mapping[str, BatchScaling], *, ax: Axes | None 
     within twice that limit, a vertical tick). The first optimizer's perfect scaling,
     steps ∝ 1/B from its smallest batch, is drawn as a grey line: below the critical
     batch size each doubling of the batch halves the steps.
+
+    Parameters
+    ----------
+    scaling : xarray.Dataset
+        A :func:`~quadsim.sweeps.sweep` of :func:`~quadsim.scaling.batch_size_scaling`
+        over one grid axis that names the optimizers: variables ``steps`` (that axis,
+        ``batch_size``), ``deterministic_steps`` and ``critical_batch_size``.
+    ax : matplotlib.axes.Axes, optional
     """
+    names = _curves(scaling)
     ax = _new_axes(ax, (6.5, 4.8))
+    B = scaling.batch_size.values
     first = True
-    for i, (name, scaling) in enumerate(scalings.items()):
+    for i, name in enumerate(scaling[names].values):
         color = f"C{i}"
-        reached = scaling.steps > 0
-        B = scaling.batch_sizes
-        ax.plot(B[reached], scaling.steps[reached], "o-", ms=3.5, color=color, label=name)
-        if scaling.deterministic_steps is not None:
-            ax.axhline(scaling.deterministic_steps, color=color, lw=0.8, ls=":")
-        critical = scaling.critical_batch_size
-        if critical is not None:
+        row = scaling.sel({names: name})
+        steps = row.steps.values
+        reached = np.isfinite(steps) & (steps > 0)
+        ax.plot(B[reached], steps[reached], "o-", ms=3.5, color=color, label=str(name))
+        deterministic = float(row.deterministic_steps)
+        if np.isfinite(deterministic):
+            ax.axhline(deterministic, color=color, lw=0.8, ls=":")
+        critical = float(row.critical_batch_size)
+        if np.isfinite(critical):
             k = int(np.flatnonzero(B == critical)[0])
-            ax.plot([critical], [scaling.steps[k]], marker="|", ms=16, mew=2, color=color)
+            ax.plot([critical], [steps[k]], marker="|", ms=16, mew=2, color=color)
         if first and np.any(reached):
             k = int(np.argmax(reached))
-            ax.plot(B, scaling.steps[k] * B[k] / B, color="0.5", lw=1.0, ls="-",
+            ax.plot(B, steps[k] * B[k] / B, color="0.5", lw=1.0, ls="-",
                     label="perfect scaling (steps ∝ 1/B)")
             first = False
     ax.set(xscale="log", yscale="log", xlabel="batch size B", ylabel="steps to target",
            title="Steps to reach the target expected loss")
-    ax.set_ylim(bottom=0.3 * min(s.deterministic_steps or np.inf for s in scalings.values()))
+    ax.set_ylim(bottom=0.3 * float(scaling.deterministic_steps.min()))
     ax.legend(fontsize=8, title="dotted: infinite batch; |: critical batch size",
               title_fontsize=7.5)
     ax.grid(True, which="major", alpha=0.3)
     return ax
 
 
-def plot_optimal_lr(scalings: Mapping[str, BatchScaling], *, edge: float | None = None,
+def plot_optimal_lr(scaling: xr.Dataset, *, edge: float | None = None,
                     ax: Axes | None = None) -> Axes:
     """The best learning rate against batch size, with linear scaling and the stability edge.
 
     Parameters
     ----------
-    scalings : mapping of name to BatchScaling
+    scaling : xarray.Dataset
+        As in :func:`plot_batch_scaling`, with ``best_lr``; the first optimizer's
+        smallest batch anchors the linear-scaling line.
     edge : float, optional
         The stability edge in lr, drawn as a horizontal line.
+    ax : matplotlib.axes.Axes, optional
     """
+    names = _curves(scaling)
     ax = _new_axes(ax, (6.5, 4.8))
-    for i, (name, scaling) in enumerate(scalings.items()):
-        ax.plot(scaling.batch_sizes, scaling.best_lrs, "o-", ms=3.5, color=f"C{i}", label=name)
-    reference = next(iter(scalings.values()))
-    B, lrs = reference.batch_sizes, reference.best_lrs
+    B = scaling.batch_size.values
+    for i, name in enumerate(scaling[names].values):
+        ax.plot(B, scaling.best_lr.sel({names: name}).values, "o-", ms=3.5, color=f"C{i}",
+                label=str(name))
+    lrs = scaling.best_lr.isel({names: 0}).values
     if np.isfinite(lrs[0]):
         ax.plot(B, lrs[0] * B / B[0], color="0.5", lw=1.0, label="linear scaling (lr ∝ B)")
     if edge is not None:
         ax.axhline(edge, color="k", lw=0.9, ls=":", label=f"stability edge 2/h_max = {edge:.3g}")
-    finite = np.concatenate([s.best_lrs[np.isfinite(s.best_lrs)] for s in scalings.values()])
     ax.set(xscale="log", yscale="log", xlabel="batch size B", ylabel="best learning rate",
            title="Optimal learning rate against batch size")
-    ax.set_ylim(0.5 * finite.min(), 3.0 * max(finite.max(), edge or 0.0))
+    ax.set_ylim(0.5 * float(scaling.best_lr.min()),
+                3.0 * max(float(scaling.best_lr.max()), edge or 0.0))
     ax.legend(fontsize=8)
     ax.grid(True, which="major", alpha=0.3)
     return ax
