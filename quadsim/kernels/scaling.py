@@ -22,7 +22,7 @@ narrowing the last bracket (:func:`_first_step_below`): O(log T) evaluations.
 import numba
 import numpy as np
 
-from quadsim.kernels._jit import jit_inline, jit_parallel
+from quadsim.kernels._jit import jit, jit_inline, jit_parallel
 from quadsim.kernels.lucas import average_companion, companion
 from quadsim.kernels.moments import axis_statistics
 
@@ -43,7 +43,7 @@ def _sgd_terms(a, noise, lr, noise_scale, log_decay, stationary):
                          if shrink != 0.0 else np.inf)
 
 
-@jit_inline
+@jit
 def _excess(plain, a, e0, noise, weight, zero, lr, noise_scale, gain, comp, log_decay,
             stationary, t):
     """The expected excess loss at step ``t`` (see the module docstring)."""
@@ -64,7 +64,7 @@ def _excess(plain, a, e0, noise, weight, zero, lr, noise_scale, gain, comp, log_
     return total
 
 
-@jit_inline
+@jit
 def _first_step_below(plain, a, e0, noise, weight, zero, lr, noise_scale, gain, comp,
                       log_decay, stationary, target, max_steps, guess):
     """First ``t <= max_steps`` with excess ``<= target``, or −1.
