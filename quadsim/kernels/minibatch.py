@@ -57,7 +57,8 @@ def minibatch_second_moments(X, residual, g_star, gram, a, lrs, beta, gamma, rho
             for q in range(3):
                 if active[q]:
                     M[p, q] = np.outer(e0, e0)
-    # Blocks of states the method does not have stay 0 (they enter with weight 0).
+    # Blocks of states the method does not have stay 0 (they enter with weight 0). Each
+    # step writes the new moments to a second pair of buffers, and the pairs swap.
     new_mean = np.zeros((3, d))
     new_M = np.zeros((3, 3, d, d))
     D = np.empty((3, 3, d))
@@ -119,8 +120,8 @@ def minibatch_second_moments(X, residual, g_star, gram, a, lrs, beta, gamma, rho
                                     if active[s]:
                                         total += D[p, r, i] * M[r, s, i, j] * D[q, s, j]
                             block[i, j] = total
-            mean[:, :] = new_mean
-            M[:, :, :, :] = new_M
+            mean, new_mean = new_mean, mean
+            M, new_M = new_M, M
             t += 1
         mean_out[k] = mean[0]
         excess_out[k] = 0.5 * np.sum(a * np.diag(M[0, 0]))

@@ -202,6 +202,32 @@ def _affine3(M, v, base, out):
 
 
 @jit_inline
+def _copy3(source, out):
+    """``out[:] = source`` for 3-vectors, as a loop.
+
+    A slice assignment would compile Numba's shape-mismatch error path at each site.
+    """
+    for i in range(3):
+        out[i] = source[i]
+
+
+@jit_inline
+def _copy33(source, out):
+    """``out[:, :] = source`` for 3×3 arrays, as a loop (see :func:`_copy3`)."""
+    for i in range(3):
+        for k in range(3):
+            out[i, k] = source[i, k]
+
+
+@jit_inline
+def _add3(source, out):
+    """``out += source`` for 3×3 arrays, as a loop (see :func:`_copy3`)."""
+    for i in range(3):
+        for k in range(3):
+            out[i, k] += source[i, k]
+
+
+@jit
 def _jump(T, F, noise_vector, n, mean, cov, work):
     """Advance ``(mean, cov)`` by ``n`` steps of ``x ← T x + F + η·v``, ``Var η = 1``.
 
@@ -212,13 +238,13 @@ def _jump(T, F, noise_vector, n, mean, cov, work):
     Fs, Facc = work[6, 0], work[6, 1]
     if n == 1:
         _affine3(T, mean, F, work[6, 2])
-        mean[:] = work[6, 2]
+        _copy3(work[6, 2], mean)
         _sandwich3(T, cov, tmp, tmp2)
         for i in range(3):
             for k in range(3):
                 cov[i, k] = tmp2[i, k] + noise_vector[i] * noise_vector[k]
         return
-    P[:, :] = T
+    _copy33(T, P)
     for i in range(3):
         Fs[i] = F[i]
         Facc[i] = 0.0
@@ -230,23 +256,24 @@ def _jump(T, F, noise_vector, n, mean, cov, work):
     while remaining > 0:
         if remaining & 1:
             _affine3(A, Fs, Facc, work[6, 2])
-            Facc[:] = work[6, 2]
+            _copy3(work[6, 2], Facc)
             _sandwich3(A, Ls, tmp, tmp2)
-            Lacc += tmp2
+            _add3(tmp2, Lacc)
             _mul3(A, P, tmp)
-            A[:, :] = tmp
+            _copy33(tmp, A)
         remaining >>= 1
         if remaining > 0:
             _affine3(P, Fs, Fs, work[6, 2])
-            Fs[:] = work[6, 2]
+            _copy3(work[6, 2], Fs)
             _sandwich3(P, Ls, tmp, tmp2)
-            Ls += tmp2
+            _add3(tmp2, Ls)
             _mul3(P, P, tmp)
-            P[:, :] = tmp
+            _copy33(tmp, P)
     _affine3(A, mean, Facc, work[6, 2])
-    mean[:] = work[6, 2]
+    _copy3(work[6, 2], mean)
     _sandwich3(A, cov, tmp, tmp2)
-    cov[:, :] = tmp2 + Lacc
+    _add3(Lacc, tmp2)
+    _copy33(tmp2, cov)
 
 
 @jit
@@ -278,7 +305,9 @@ def propagate_moments(a, b, u0, noise, starts, rates, beta, gamma, average_weigh
     for j in range(a.shape[0]):
         start = u0[j] + b[j] / a[j] if a[j] != 0.0 else u0[j]
         mean[0], mean[1], mean[2] = start, start, start
-        cov[:, :] = 0.0
+        for i in range(3):
+            for k in range(3):
+                cov[i, k] = 0.0
         t = 0
         run = 0
         for k in range(steps.shape[0]):
@@ -307,12 +336,12 @@ def propagate_moments(a, b, u0, noise, starts, rates, beta, gamma, average_weigh
                     to_p[0, 1] = -m
                     mean[0] = mean[0] - m * mean[1]
                     _sandwich3(to_p, cov, work[7], work[8])
-                    cov[:, :] = work[8]
+                    _copy33(work[8], cov)
                     _jump(T, F, v, np.int64(stop - t), mean, cov, work)
                     to_p[0, 1] = m
                     mean[0] = mean[0] + m * mean[1]
                     _sandwich3(to_p, cov, work[7], work[8])
-                    cov[:, :] = work[8]
+                    _copy33(work[8], cov)
                 t = stop
             centre_out[k, j] = mean[0]
             variance_out[k, j] = cov[0, 0]
