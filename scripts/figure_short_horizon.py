@@ -19,7 +19,7 @@ from quadsim.plots_stochastic import plot_short_horizon
 FIGURE = Path(__file__).resolve().parents[1] / "figures" / "short_horizon.png"
 HORIZON = 2000
 CAPTION = ("The exact optimum runs its first piece at the stability edge of the stiffest axis "
-           "(lr·h = 2): the slow axes move fastest while the stiff axis's noise piles up "
+           "(lr·h = 2):\nthe slow axes move fastest while the stiff axis's noise piles up "
            "(the loss rises), and the next piece removes it within a few steps.")
 
 
