@@ -21,7 +21,7 @@ from quadsim.families import (
 from quadsim.influence import influence, leave_one_out, leverage
 from quadsim.methods import GD, GradientFlow, Momentum, Nesterov, Preconditioned, newton
 from quadsim.moments import moments
-from quadsim.noise import Minibatch, NoisyQuadratic
+from quadsim.noise import Minibatch, NoisyQuadratic, OnlineRegression
 from quadsim.per_example import per_example_gradients
 from quadsim.problems import LinearRegression, Quadratic, SpectralFrame, Unbounded
 from quadsim.response import (
@@ -74,6 +74,7 @@ __all__ = [
     "Momentum",
     "Nesterov",
     "NoisyQuadratic",
+    "OnlineRegression",
     "Preconditioned",
     "Quadratic",
     "SpectralFrame",

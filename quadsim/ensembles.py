@@ -11,11 +11,16 @@ from __future__ import annotations
 import numpy as np
 
 from quadsim._validation import as_batch_size, as_rng_root, check_record_memory
-from quadsim.kernels.ensemble import gaussian_runs, minibatch_runs, plain_minibatch_runs
+from quadsim.kernels.ensemble import (
+    gaussian_runs,
+    minibatch_runs,
+    online_runs,
+    plain_minibatch_runs,
+)
 from quadsim.kernels.random import run_states
 from quadsim.kernels.rows import minibatch_rows_runs
 from quadsim.methods import Preconditioned, _TwoStepMethod
-from quadsim.noise import Minibatch, NoiseModel, NoisyQuadratic
+from quadsim.noise import Minibatch, NoiseModel, NoisyQuadratic, OnlineRegression
 from quadsim.problems import SpectralFrame, StackedFrame
 from quadsim.results import Ensemble
 from quadsim.rows import matrix_regression, method_frame, row_targets
@@ -57,6 +62,11 @@ def simulate_ensemble(model: NoiseModel, method: _TwoStepMethod, w0: np.ndarray,
             factor = model.factor(frame)
             scale = 1.0 / np.sqrt(model.batch_size) if np.any(factor) else 0.0
             gaussian_runs(curvature, b, quadratic.c, factor, scale, P, lrs, *common)
+        elif isinstance(model, OnlineRegression):
+            teacher = model.teacher if frame is None else frame.to_eigen(model.teacher)
+            online_runs(curvature, b, quadratic.c, model.factor(frame),
+                        np.ascontiguousarray(teacher), float(np.sqrt(model.noise)),
+                        model.batch_size, P, lrs, *common)
         else:
             assert isinstance(model, Minibatch)
             X, metric = model.design(frame)

@@ -12,6 +12,9 @@ closed form, ``Var J(w_t)``: what an ensemble from :func:`~quadsim.simulate` est
   transitions by doubling, O(runs·log T) per axis.
 - Finite data (:class:`~quadsim.Minibatch`): the exact recursion of the full second
   moment, see :func:`minibatch_moments`.
+- Online SGD on Gaussian data (:class:`~quadsim.OnlineRegression`): the per-axis second
+  moments close through one sum over the axes, iterated step by step, see
+  :func:`online_regression_moments`.
 """
 
 from __future__ import annotations
@@ -23,13 +26,14 @@ import numpy as np
 from quadsim._validation import as_step_indices
 from quadsim.axes import axis_moments, first_bad_step, loss_moments, minimum
 from quadsim.kernels.minibatch import minibatch_second_moments
+from quadsim.kernels.moments import online_moments
 from quadsim.methods import _TwoStepMethod
-from quadsim.noise import Minibatch, NoisyQuadratic, as_noise_model
+from quadsim.noise import Minibatch, NoisyQuadratic, OnlineRegression, as_noise_model
 from quadsim.results import Moments
 from quadsim.rows import as_start, matrix_regression, method_frame
 from quadsim.theory import check_method
 
-__all__ = ["minibatch_moments", "moments"]
+__all__ = ["minibatch_moments", "moments", "online_regression_moments"]
 
 #: Largest dimension for the exact minibatch recursion: it keeps up to nine (d, d)
 #: blocks of second moments (72 MiB at the limit) and a step costs O(n·d² + d³).
@@ -50,7 +54,7 @@ def moments(problem: object, method: object, w0: object, steps: object) -> Momen
 
     Parameters
     ----------
-    problem : NoisyQuadratic, Minibatch, Quadratic or LinearRegression
+    problem : NoisyQuadratic, Minibatch, OnlineRegression, Quadratic or LinearRegression
         A noise model; a deterministic problem is the noise-free case.
     method : GD, Momentum, Nesterov or Preconditioned
         With its schedule and moving average, if any.
@@ -97,6 +101,8 @@ def moments(problem: object, method: object, w0: object, steps: object) -> Momen
     model = as_noise_model(problem)
     if isinstance(model, Minibatch):
         return minibatch_moments(model, method, w0, indices)
+    if isinstance(model, OnlineRegression):
+        return online_regression_moments(model, method, w0, indices)
     frame, w0 = method_frame(problem, method, w0)
     if isinstance(model, NoisyQuadratic):
         noise, independent = model.axis_variances(frame), model.independent_axes(frame)
@@ -113,6 +119,42 @@ def moments(problem: object, method: object, w0: object, steps: object) -> Momen
         ema_mean = frame.from_eigen(ema_u)
     return Moments(indices, frame.from_eigen(mean), loss, loss_var,
                    first_bad_step(indices, loss, ema_loss), ema_mean, ema_loss, ema_loss_var)
+
+
+def online_regression_moments(model: OnlineRegression, method: _TwoStepMethod,
+                              w0: np.ndarray, steps: np.ndarray) -> Moments:
+    """Exact moments of online SGD on fresh Gaussian examples (any two-step method).
+
+    In the method's frame the features' coordinates are independent with variances
+    ``a_j``; the Gaussian fourth moment ``E[x xᵀ M x xᵀ] = 2ΣMΣ + tr(ΣM)Σ`` makes each
+    axis's gradient-noise variance ``(a_j² E[y_j²] + a_j (Σ_k a_k E[y_k²] + σ²)) / B``
+    at the gradient point ``y``, so the per-axis means and variances of
+    ``(u_t, u_{t−1}, ũ_t)`` close and are iterated step by step
+    (:func:`~quadsim.kernels.moments.online_moments`): O(T·d) for a horizon T, with
+    schedules and moving averages. ``loss_var`` is None: the loss couples the axes
+    through the off-diagonal moments, which this recursion does not carry.
+
+    For SGD with a constant lr the steady state solves in closed form: with
+    ``S = Σ_j lr a_j / (B (2 − lr a_j (1 + 1/B)))`` the excess risk tends to
+    ``½ σ² S / (1 − S)`` when ``S < 1`` and every ``lr a_j (1 + 1/B) < 2``.
+    """
+    frame, w0 = method_frame(model, method, w0)
+    K, d = steps.shape[0], frame.dim
+    centre, variance = np.empty((K, d)), np.empty((K, d))
+    average_centre, average_variance = np.empty((K, d)), np.empty((K, d))
+    lrs = method.learning_rates(max(int(steps[-1]), 1))
+    rho = 0.0 if method.ema is None else method.ema
+    with np.errstate(over="ignore", invalid="ignore"):
+        online_moments(frame.eigenvalues, frame.b, np.ascontiguousarray(frame.to_eigen(w0)),
+                       model.noise, model.batch_size, lrs, method.momentum, method.lookahead,
+                       rho, steps, centre, variance, average_centre, average_variance)
+        mean, loss, _ = loss_moments(frame, centre, variance, False)
+        ema_mean = ema_loss = None
+        if method.ema is not None:
+            ema_u, ema_loss, _ = loss_moments(frame, average_centre, average_variance, False)
+            ema_mean = frame.from_eigen(ema_u)
+    return Moments(steps, frame.from_eigen(mean), loss, None,
+                   first_bad_step(steps, loss, ema_loss), ema_mean, ema_loss, None)
 
 
 def minibatch_moments(model: Minibatch, method: _TwoStepMethod, w0: np.ndarray,

@@ -2,13 +2,16 @@
 
 - :class:`NoisyQuadratic`: ``g = ∇J(w) + ξ`` with ``ξ ~ N(0, C/B)``, the noisy quadratic
   model (NQM) of Zhang et al. (2019), where ``C = A`` by default;
-- :class:`Minibatch`: minibatch gradients of a :class:`~quadsim.LinearRegression`.
+- :class:`Minibatch`: minibatch gradients of a :class:`~quadsim.LinearRegression`;
+- :class:`OnlineRegression`: online SGD on fresh Gaussian samples ``x ~ N(0, Σ)``,
+  ``y = xᵀw* + ε``, whose gradient noise is multiplicative (it grows with the loss).
 
 A noise model exposes ``.quadratic``, the objective ``J`` whose loss is recorded, so the
 deterministic tools accept it too: ``closed_form(model, ...)`` is the mean trajectory.
 ``simulate(model, ..., runs=R)`` samples an ensemble and ``moments(model, ...)`` gives
 its exact mean and expected loss. Each model knows how its noise looks in a method's
-coordinates (:meth:`NoisyQuadratic.factor`, :meth:`Minibatch.design`), so the raw basis
+coordinates (:meth:`NoisyQuadratic.factor`, :meth:`Minibatch.design`,
+:meth:`OnlineRegression.factor`), so the raw basis
 and the eigenbasis consume the same random numbers.
 """
 
@@ -16,21 +19,38 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Self
 
 import numpy as np
 
-from quadsim._validation import as_batch_size, as_float_array, as_vector
+from quadsim._validation import (
+    as_batch_size,
+    as_float_array,
+    as_non_negative,
+    as_symmetric_matrix,
+    as_vector,
+)
 from quadsim.problems import LinearRegression, Quadratic, SpectralFrame, as_quadratic
 
-__all__ = ["Minibatch", "NoiseModel", "NoisyQuadratic", "as_noise_model"]
+__all__ = ["Minibatch", "NoiseModel", "NoisyQuadratic", "OnlineRegression", "as_noise_model"]
 
 #: Relative size ``|min eig| / max eig`` of negative eigenvalues of a covariance that are
 #: taken as rounding (and clipped to 0) rather than rejected.
 PSD_RTOL = 1e-12
 
 
+class _BatchedModel:
+    """What every noise model shares: a batch size and a copy with another one."""
+
+    batch_size: int
+
+    def with_batch_size(self, batch_size: int) -> Self:
+        """The same model with another batch size."""
+        return replace(self, batch_size=batch_size)  # type: ignore[type-var]
+
+
 @dataclass(frozen=True, eq=False)
-class NoisyQuadratic:
+class NoisyQuadratic(_BatchedModel):
     r"""The noisy quadratic model: gradients ``g = A w + b + ξ``, ``ξ ~ N(0, C/B)``.
 
     Parameters
@@ -109,10 +129,6 @@ class NoisyQuadratic:
         """Dimension ``d``."""
         return self.quadratic.dim
 
-    def with_batch_size(self, batch_size: int) -> NoisyQuadratic:
-        """The same model with another batch size."""
-        return replace(self, batch_size=batch_size)
-
     def _shares_eigenbasis(self, frame: SpectralFrame) -> bool:
         """Whether ``C`` is diagonal in `frame` by construction (not by rounding)."""
         if isinstance(self.noise, np.ndarray) and self.noise.ndim == 2:
@@ -181,7 +197,7 @@ class NoisyQuadratic:
 
 
 @dataclass(frozen=True, eq=False)
-class Minibatch:
+class Minibatch(_BatchedModel):
     r"""Minibatch gradients of a linear regression.
 
     ``g = (1/B) Σ_{i∈S} x_i (x_iᵀ w − y_i) + l2·w`` over a batch ``S`` of ``B`` rows.
@@ -272,10 +288,6 @@ class Minibatch:
             return 1.0 / B
         return (n - B) / (B * (n - 1)) if n > 1 else 0.0
 
-    def with_batch_size(self, batch_size: int) -> Minibatch:
-        """The same sampling with another batch size."""
-        return replace(self, batch_size=batch_size)
-
     def design(self, frame: SpectralFrame | None) -> tuple[np.ndarray, np.ndarray | None]:
         """``X S`` and the metric ``SᵀS`` of the ridge term in the frame ``w = S u``.
 
@@ -293,7 +305,101 @@ class Minibatch:
         return rows, np.ascontiguousarray(basis.T @ basis)
 
 
-NoiseModel = NoisyQuadratic | Minibatch
+@dataclass(frozen=True, eq=False)
+class OnlineRegression(_BatchedModel):
+    r"""Online SGD on linear regression with fresh Gaussian samples every step.
+
+    Each step draws ``B`` new examples ``x_i ~ N(0, Σ)``, ``y_i = x_iᵀw* + ε_i`` with
+    ``ε_i ~ N(0, σ²)``, and the gradient is ``g = (1/B) Σ_i x_i (x_iᵀ w − y_i)``. Its
+    mean is the gradient of the population risk
+
+        ``J(w) = ½ E[(xᵀw − y)²] = ½ (w − w*)ᵀ Σ (w − w*) + ½ σ²``,
+
+    the :attr:`quadratic` that runs record; its covariance, by the Gaussian fourth moment
+    ``E[x xᵀ M x xᵀ] = 2ΣMΣ + tr(ΣM) Σ``, is
+    ``(1/B) [Σ e eᵀ Σ + (eᵀΣe + σ²) Σ]`` at ``e = w − w*``: it grows with the loss.
+
+    Parameters
+    ----------
+    covariance : array_like, shape (d, d) or (d,)
+        ``Σ``, symmetric positive semi-definite; a vector is a diagonal ``Σ`` (no d×d
+        matrix is formed, as for a diagonal :class:`~quadsim.Quadratic`).
+    teacher : array_like, shape (d,)
+        ``w*``.
+    noise : float
+        The label-noise variance ``σ² >= 0``.
+    batch_size : int
+        ``B``.
+
+    Notes
+    -----
+    In the frame of a method (``w = S u``, where ``SᵀΣS = diag(a)``) the sampled features
+    ``Sᵀx`` have independent coordinates of variances ``a_j``, so the diagonal second
+    moments of the iterate close exactly: :func:`~quadsim.moments` iterates them
+    step by step, O(d) a step, coupled only through ``tr(ΣM) = Σ_j a_j E[e_j²]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from quadsim import GD, OnlineRegression, moments
+    >>> stream = OnlineRegression(np.ones(10), np.zeros(10), noise=1.0, batch_size=1)
+    >>> exact = moments(stream, GD(0.1), np.zeros(10), [10**4])
+    >>> s = 10 * 0.1 / (2 - 0.1 * 2)               # Σ_j lr a_j / (B (2 − lr a_j (1 + 1/B)))
+    >>> bool(np.isclose(exact.loss[0] - 0.5, 0.5 * s / (1 - s), rtol=1e-12))
+    True
+    """
+
+    covariance: np.ndarray = field(repr=False)
+    teacher: np.ndarray = field(repr=False)
+    noise: float = 0.0
+    batch_size: int = 1
+
+    def __post_init__(self) -> None:
+        diagonal = np.ndim(self.covariance) == 1
+        covariance = (as_vector(self.covariance, "covariance") if diagonal
+                      else as_symmetric_matrix(self.covariance, "covariance"))
+        d = covariance.shape[0]
+        teacher = as_vector(self.teacher, "teacher", d)
+        noise = as_non_negative(self.noise, "noise")
+        quadratic = Quadratic(covariance, -(covariance @ teacher if not diagonal
+                                            else covariance * teacher))
+        a = quadratic.eigenvalues
+        if a[0] < -PSD_RTOL * max(a[-1], 0.0):
+            raise ValueError("`covariance` must be positive semi-definite; its smallest "
+                             f"eigenvalue is {a[0]:.3e}")
+        c = 0.5 * float(teacher @ (-quadratic.b)) + 0.5 * noise
+        object.__setattr__(self, "covariance", covariance)
+        object.__setattr__(self, "teacher", teacher)
+        object.__setattr__(self, "noise", noise)
+        object.__setattr__(self, "batch_size", as_batch_size(self.batch_size))
+        object.__setattr__(self, "_quadratic", Quadratic(quadratic.A, quadratic.b, c))
+
+    @property
+    def quadratic(self) -> Quadratic:
+        """The population risk ``J`` (its loss is what runs record)."""
+        return self._quadratic  # type: ignore[attr-defined]
+
+    @property
+    def dim(self) -> int:
+        """Dimension ``d``."""
+        return self.quadratic.dim
+
+    def factor(self, frame: SpectralFrame | None) -> np.ndarray:
+        """``Fᵀ`` with features ``x = F z``, ``z ~ N(0, I)``, in raw or frame coordinates.
+
+        As :meth:`NoisyQuadratic.factor` for ``C = Σ``: a (d, d) array or per-axis
+        scales as a (d, 1) column (``√a`` in the problem's own frame), the same ``z``
+        giving the same example in every frame.
+        """
+        return self._features.factor(frame)
+
+    @cached_property
+    def _features(self) -> NoisyQuadratic:
+        """The NQM whose noise covariance is ``Σ``: it knows ``Σ``'s factors per frame."""
+        return NoisyQuadratic(self.quadratic)
+
+
+NoiseModel = NoisyQuadratic | Minibatch | OnlineRegression
 
 
 def nqm_spectrum(dim: int = 10_000, bins: int | None = None) -> np.ndarray:
@@ -325,5 +431,6 @@ def nqm_spectrum(dim: int = 10_000, bins: int | None = None) -> np.ndarray:
 
 def as_noise_model(problem: object) -> NoiseModel | None:
     """Return `problem` if it is a noise model, None if it is a deterministic problem."""
-    return problem if isinstance(problem, (NoisyQuadratic, Minibatch)) else None
+    models = (NoisyQuadratic, Minibatch, OnlineRegression)
+    return problem if isinstance(problem, models) else None
 

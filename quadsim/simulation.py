@@ -33,7 +33,7 @@ def simulate(problem: object, method: object, w0: object, steps: object, *,
 
     Parameters
     ----------
-    problem : Quadratic, LinearRegression, NoisyQuadratic or Minibatch
+    problem : Quadratic, LinearRegression, NoisyQuadratic, Minibatch or OnlineRegression
         A noise model (:mod:`quadsim.noise`) makes the run stochastic.
     method : GD, Momentum, Nesterov, Preconditioned or GradientFlow
         Gradient flow is deterministic only.
@@ -90,7 +90,8 @@ def simulate(problem: object, method: object, w0: object, steps: object, *,
     regression = matrix_regression(problem)
     model = as_noise_model(problem)
     if model is None and (runs is not None or rng is not None):
-        raise TypeError("`runs` and `rng` need a noise model (NoisyQuadratic or Minibatch); "
+        raise TypeError("`runs` and `rng` need a noise model (NoisyQuadratic, Minibatch or "
+                        "OnlineRegression); "
                         f"got a deterministic {type(problem).__name__}")
     if model is None and isinstance(method, _TwoStepMethod) and (
             method.schedule is not None or method.ema is not None):

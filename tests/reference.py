@@ -209,3 +209,34 @@ def two_step_rows(A, B, W0, T, lr, beta=0.0, gamma=0.0, P=None):
         W_prev, W = W, W + beta * (W - W_prev) - lr * step
         out.append(W.copy())
     return np.array(out)
+
+
+def online_regression_loss(Sigma, teacher, noise, batch_size, lrs, beta, gamma, w0, T,
+                           P=None):
+    """E[J(w_t)], t = 0..T, of online SGD on ``x ~ N(0, Σ)``, ``y = xᵀw* + ε``.
+
+    The dense recursion of the joint second moment ``M`` of ``s_t = (e_t, e_{t−1})``,
+    ``e = w − w*``, in the raw coordinates: with ``y = (1 + γ) e_t − γ e_{t−1} = L s``,
+    ``s' = (D − lr [P Σ L; 0]) s − lr [P ξ; 0]`` (``P = I`` when None) and, from the
+    Gaussian fourth moment,
+    ``E[ξξᵀ] = (Σ M_y Σ + (tr(Σ M_y) + σ²) Σ) / B`` with ``M_y = L M Lᵀ``.
+    """
+    d = len(w0)
+    eye, zero = np.eye(d), np.zeros((d, d))
+    P = eye if P is None else P
+    s = np.concatenate([w0 - teacher, w0 - teacher])
+    M = np.outer(s, s)
+    L = np.hstack([(1 + gamma) * eye, -gamma * eye])
+    D = np.block([[(1 + beta) * eye, -beta * eye], [eye, zero]])
+    losses = []
+    for t in range(T + 1):
+        losses.append(0.5 * np.trace(Sigma @ M[:d, :d]) + 0.5 * noise)
+        if t == T:
+            break
+        lr = lrs[t]
+        My = L @ M @ L.T
+        C = (Sigma @ My @ Sigma + (np.trace(Sigma @ My) + noise) * Sigma) / batch_size
+        transition = D - lr * np.vstack([P @ Sigma @ L, np.zeros((d, 2 * d))])
+        M = transition @ M @ transition.T + lr**2 * np.block([[P @ C @ P.T, zero],
+                                                              [zero, zero]])
+    return np.array(losses)

@@ -14,6 +14,7 @@ from quadsim import (
     Momentum,
     Nesterov,
     NoisyQuadratic,
+    OnlineRegression,
     Preconditioned,
     Quadratic,
     moments,
@@ -44,8 +45,15 @@ def regression(l2=0.1):
     return LinearRegression(X, X @ rng.normal(size=DIM) + 0.5 * rng.normal(size=12), l2=l2)
 
 
+def online(batch_size=2):
+    rng = np.random.default_rng(6)
+    covariance = Quadratic.from_eigenvalues(np.linspace(0.1, 0.8, DIM), rng=5).A
+    return OnlineRegression(covariance, rng.normal(size=DIM), 0.25, batch_size)
+
+
 MODELS = {
     "nqm": lambda: nqm(),
+    "online": lambda: online(),
     "nqm-dense-noise": lambda: nqm(3, np.diag(np.linspace(0.1, 1.0, DIM)) + 0.05),
     "with-replacement": lambda: Minibatch(regression(), 2),
     "without-replacement": lambda: Minibatch(regression(), 3, replace=False),
@@ -227,6 +235,18 @@ def test_bad_noise_models():
         Minibatch(regression(), 2, reshuffle=True)
     with pytest.raises(TypeError, match="`regression` must be a LinearRegression"):
         Minibatch(Quadratic(np.eye(2)), 1)
+    with pytest.raises(ValueError, match="`covariance` must be positive semi-definite"):
+        OnlineRegression(np.diag([1.0, -1.0]), np.ones(2))
+    with pytest.raises(ValueError, match="`covariance` must be a non-empty square matrix"):
+        OnlineRegression(np.ones((2, 3)), np.ones(2))
+    with pytest.raises(ValueError, match="`covariance` must be symmetric"):
+        OnlineRegression(np.array([[1.0, 0.5], [0.0, 1.0]]), np.ones(2))
+    with pytest.raises(ValueError, match="`teacher` must have shape"):
+        OnlineRegression(np.eye(2), np.ones(3))
+    with pytest.raises(ValueError, match="`noise` must be"):
+        OnlineRegression(np.eye(2), np.ones(2), noise=-1.0)
+    with pytest.raises(ValueError, match="`batch_size` must be a positive integer; got 0"):
+        OnlineRegression(np.eye(2), np.ones(2), batch_size=0)
     with pytest.raises(TypeError, match="`runs` and `rng` need a noise model"):
         simulate(Quadratic(np.eye(2)), GD(0.1), np.ones(2), 3, runs=2)
     with pytest.raises(TypeError, match="GradientFlow has no stochastic version"):

@@ -5,7 +5,12 @@ import dataclasses
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
-from reference import axis_moments, enumerated_minibatch_loss, lucas_square_sum
+from reference import (
+    axis_moments,
+    enumerated_minibatch_loss,
+    lucas_square_sum,
+    online_regression_loss,
+)
 
 from quadsim import (
     GD,
@@ -14,6 +19,7 @@ from quadsim import (
     Momentum,
     Nesterov,
     NoisyQuadratic,
+    OnlineRegression,
     Preconditioned,
     Quadratic,
     closed_form,
@@ -22,6 +28,7 @@ from quadsim import (
     simulate,
 )
 from quadsim.kernels.lucas import square_sums
+from quadsim.noise import nqm_spectrum
 
 #: Closed forms against the float64 recursion iterated over ≤ 300 steps: both exact up to
 #: rounding, which the iteration accumulates step by step.
@@ -202,6 +209,61 @@ def test_minibatch_moments_against_enumeration(batch, replace, method, l2):
     assert_allclose(exact.loss, loss, rtol=ENUMERATION_RTOL)
     if method.ema is not None:
         assert_allclose(exact.ema_loss, average_loss, rtol=ENUMERATION_RTOL)
+
+
+def _online(batch_size=3, d=4):
+    rng = np.random.default_rng(8)
+    factor = rng.normal(size=(d, d)) / np.sqrt(d)
+    return OnlineRegression(factor @ factor.T + 0.05 * np.eye(d), rng.normal(size=d), 0.3,
+                            batch_size)
+
+
+@pytest.mark.parametrize("method", [
+    GD(0.4), Momentum(0.2, 0.7), Nesterov(0.2, 0.7),
+    GD(0.5, schedule=schedules.cosine_decay(60)),
+    Preconditioned(0.3, np.diag([1.5, 1.0, 0.7, 0.5]) + 0.1),
+], ids=["sgd", "heavy-ball", "nesterov", "sgd-cosine", "preconditioned"])
+def test_online_moments_equal_the_dense_recursion(method):
+    # The per-axis closure against the full second moment of (e_t, e_{t−1}) in the raw
+    # coordinates, with the Gaussian fourth moment written out (tests/reference.py).
+    model = _online()
+    w0 = np.array([1.0, -2.0, 0.5, 0.0])
+    T = 60
+    exact = moments(model, method, w0, np.arange(T + 1))
+    P = method.matrix if isinstance(method, Preconditioned) else None
+    dense = online_regression_loss(model.covariance, model.teacher, model.noise,
+                                   model.batch_size, method.learning_rates(T) *
+                                   np.ones(T), method.momentum, method.lookahead, w0, T, P)
+    assert_allclose(exact.loss, dense, rtol=RECURSION_RTOL)
+    assert_allclose(exact.mean, closed_form(model, method, w0, np.arange(T + 1)).w,
+                    rtol=RECURSION_RTOL, atol=1e-14)
+
+
+def test_online_sgd_steady_state_and_the_noise_free_limit():
+    a = np.linspace(0.05, 1.0, 40)
+    lr, B, noise = 0.2, 4, 0.2  # S ≈ 0.57
+    model = OnlineRegression(a, np.ones(40), noise, B)
+    S = np.sum(lr * a / (B * (2 - lr * a * (1 + 1 / B))))
+    exact = moments(model, GD(lr), np.zeros(40), [4000])
+    assert exact.loss[0] - 0.5 * noise == pytest.approx(0.5 * noise * S / (1 - S),
+                                                        rel=SAME_RTOL * 100)
+    # Past lr·a·(1 + 1/B) = 2 the second moment of that axis grows without bound (here
+    # by ~8× a step), though the mean still converges (lr·a < 2).
+    unstable = OnlineRegression(a, np.ones(40), noise, 1)
+    assert moments(unstable, GD(1.9), np.zeros(40), [2000]).diverged_at == 2000
+    # B → ∞: no noise left, the expected loss is the loss of the mean.
+    huge = model.with_batch_size(10**15)
+    steps = [0, 5, 50]
+    assert_allclose(moments(huge, Momentum(0.3, 0.5), np.zeros(40), steps).loss,
+                    closed_form(huge, Momentum(0.3, 0.5), np.zeros(40), steps).loss,
+                    rtol=1e-12)
+
+
+def test_online_moments_at_full_size_without_a_matrix():
+    model = OnlineRegression(nqm_spectrum(10_000), np.ones(10_000), 0.1, 8)
+    exact = moments(model, Momentum(0.5, 0.5, ema=0.9), np.zeros(10_000), [0, 10, 20])
+    assert exact.mean.shape == (3, 10_000)
+    assert np.all(np.diff(exact.loss) < 0) and np.all(np.diff(exact.ema_loss) < 0)
 
 
 def test_full_batch_without_replacement_is_deterministic_gd():

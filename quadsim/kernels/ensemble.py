@@ -14,6 +14,9 @@ every step, or one entry for a constant lr. The gradient is sampled by
 - :func:`gaussian_runs`: ``g = A y + b + s·F z`` with ``z ~ N(0, I)`` (``s = 1/√B``;
   ``s = 0`` draws nothing: the deterministic run of a method with a schedule or an
   average);
+- :func:`online_runs`: ``g = (1/B) Σ_i x_i (x_iᵀ y − t_i)`` over ``B`` fresh examples
+  ``x_i = F z_i``, ``t_i = x_iᵀ w* + σ ε_i`` (``z_i``, ``ε_i`` standard normals, drawn
+  in that order), online SGD on Gaussian data;
 - :func:`minibatch_runs`: ``g = (1/B) Σ_{i∈S} x_i (x_iᵀ y − y_i) + l2·M y`` over a batch
   ``S`` of rows of ``X`` drawn with replacement (``sampling = 0``), as an independent
   subset of distinct rows each step (``1``), or by epoch-wise reshuffling (``2``: each
@@ -42,6 +45,17 @@ from quadsim.kernels.trajectory import (
     record_state,
     symmetric_matvec,
 )
+
+
+@jit_inline
+def _run_vectors(w0, averaged):
+    """The vectors of a run: ``w``, ``w_prev`` and the average (length 0 if not kept).
+
+    Then four work vectors: ``y``, the gradient, ``A w`` and the preconditioned direction.
+    """
+    d = w0.shape[0]
+    average = w0.copy() if averaged else np.empty(0)
+    return w0.copy(), w0.copy(), average, np.empty(d), np.empty(d), np.empty(d), np.empty(d)
 
 
 @jit_inline
@@ -101,13 +115,7 @@ def gaussian_run(curvature, b, c, factor_rows, noise_scale, P, lrs, beta, gamma,
                  steps, state, w_out, loss_out, ema_out, ema_loss_out):
     """One run with Gaussian gradient noise; returns the first non-finite step or −1."""
     d = w0.shape[0]
-    w = w0.copy()
-    w_prev = w0.copy()
-    average = w0.copy() if ema_out.shape[0] > 0 else np.empty(0)
-    y = np.empty(d)
-    grad = np.empty(d)
-    Aw = np.empty(d)
-    direction = np.empty(d)
+    w, w_prev, average, y, grad, Aw, direction = _run_vectors(w0, ema_out.shape[0] > 0)
     z = np.empty(d)
     noise = np.empty(d)
     constant = lrs.shape[0] == 1
@@ -138,6 +146,51 @@ def gaussian_run(curvature, b, c, factor_rows, noise_scale, P, lrs, beta, gamma,
         else:  # the noise-free case: a deterministic run with a schedule or an average
             for i in range(d):
                 grad[i] += b[i]
+        _advance(w, w_prev, grad, P, direction, lrs[0] if constant else lrs[t], beta,
+                 average, ema)
+        t += 1
+        if not all_finite(w):
+            _mark_all_diverged(k, w_out, loss_out, ema_out, ema_loss_out)
+            return t
+
+
+@jit_sum
+def online_run(curvature, b, c, factor_rows, teacher, label_std, batch_size, P, lrs, beta,
+               gamma, ema, w0, steps, state, w_out, loss_out, ema_out, ema_loss_out):
+    """One run of online SGD on fresh Gaussian examples; the first non-finite step or −1."""
+    d = w0.shape[0]
+    w, w_prev, average, y, grad, Aw, direction = _run_vectors(w0, ema_out.shape[0] > 0)
+    z = np.empty(d)
+    x = np.empty(d)
+    label = np.empty(1)
+    weight = 1.0 / batch_size
+    constant = lrs.shape[0] == 1
+    k = 0
+    t = 0
+    while True:
+        if t == steps[k]:
+            _apply_curvature(curvature, w, Aw)
+            _record(k, w, Aw, curvature, b, c, w_out, loss_out, average, direction, ema_out,
+                    ema_loss_out)
+            k += 1
+            if k == steps.shape[0]:
+                return -1
+        point = w
+        if gamma != 0.0:
+            _lookahead(w, w_prev, gamma, y)
+            point = y
+        for i in range(d):
+            grad[i] = 0.0
+        for _ in range(batch_size):
+            fill_normal(state, z)
+            fill_normal(state, label)
+            _apply_curvature(factor_rows, z, x)
+            residual = -label_std * label[0]
+            for i in range(d):
+                residual += x[i] * (point[i] - teacher[i])
+            residual *= weight
+            for i in range(d):
+                grad[i] += residual * x[i]
         _advance(w, w_prev, grad, P, direction, lrs[0] if constant else lrs[t], beta,
                  average, ema)
         t += 1
@@ -256,15 +309,8 @@ def minibatch_run(X, targets, l2, metric, curvature, b, c, P, batch_size, sampli
                   beta, gamma, ema, w0, steps, state, w_out, loss_out, ema_out,
                   ema_loss_out):
     """One minibatch-SGD run; returns the first non-finite step or −1."""
-    d = w0.shape[0]
     n = X.shape[0]
-    w = w0.copy()
-    w_prev = w0.copy()
-    average = w0.copy() if ema_out.shape[0] > 0 else np.empty(0)
-    y = np.empty(d)
-    grad = np.empty(d)
-    Aw = np.empty(d)
-    direction = np.empty(d)
+    w, w_prev, average, y, grad, Aw, direction = _run_vectors(w0, ema_out.shape[0] > 0)
     order = np.arange(n)
     batch = np.empty(batch_size, dtype=np.int64)
     position = n  # an epoch starts at the first step
@@ -304,6 +350,18 @@ def gaussian_runs(curvature, b, c, factor_rows, noise_scale, P, lrs, beta, gamma
         diverged_out[r] = gaussian_run(curvature, b, c, factor_rows, noise_scale, P, lrs,
                                        beta, gamma, ema, w0, steps, state, w_out[r],
                                        loss_out[r], ema_out[r], ema_loss_out[r])
+
+
+@jit_parallel
+def online_runs(curvature, b, c, factor_rows, teacher, label_std, batch_size, P, lrs, beta,
+                gamma, ema, w0, steps, states, w_out, loss_out, ema_out, ema_loss_out,
+                diverged_out):
+    """:func:`online_run` for every run ``r`` (its own ``states[r]``), in parallel."""
+    for r in numba.prange(states.shape[0]):
+        state = states[r].copy()
+        diverged_out[r] = online_run(curvature, b, c, factor_rows, teacher, label_std,
+                                     batch_size, P, lrs, beta, gamma, ema, w0, steps, state,
+                                     w_out[r], loss_out[r], ema_out[r], ema_loss_out[r])
 
 
 @jit_parallel

@@ -19,7 +19,8 @@ Both are O(1) per axis and record (:mod:`quadsim.kernels.lucas`). Moving average
 momentum methods and learning-rate schedules take :func:`propagate_moments`: the mean
 and covariance of the state ``(u_t, u_{t−1}, ũ_t)`` advanced by doubling over each run
 of constant ``lr``. :func:`greedy_rates` iterates the second moments under the greedy
-schedule.
+schedule. :func:`online_moments` iterates them step by step where the noise variance
+depends on the state (online SGD on Gaussian data).
 """
 
 import numpy as np
@@ -347,6 +348,78 @@ def propagate_moments(a, b, u0, noise, starts, rates, beta, gamma, average_weigh
             variance_out[k, j] = cov[0, 0]
             average_centre_out[k, j] = mean[2]
             average_variance_out[k, j] = cov[2, 2]
+
+
+@jit
+def online_moments(a, b, u0, label_variance, batch_size, lrs, beta, gamma, average_weight,
+                   steps, centre_out, variance_out, average_centre_out,
+                   average_variance_out):
+    """Per-axis mean and variance of ``(u_t, ũ_t)`` for online SGD on Gaussian examples.
+
+    The features have independent coordinates of variances ``a_j`` in this frame, so the
+    gradient noise on axis ``j`` has variance
+
+        ``c_j = (a_j² E[y_j²] + a_j (Σ_k a_k E[y_k²] + σ²)) / B``
+
+    at the gradient point ``y = (1 + γ) e_t − γ e_{t−1}`` (deviations from ``u*``, second
+    moments about 0): every axis is coupled to the others through one sum. Each step
+    advances the mean and covariance of ``x = (e_t, e_{t−1}, ẽ_t)`` on every axis by
+    ``x ← T x + f + η v`` (the transition of :func:`propagate_moments`, ``Var η =
+    lr_t² c_j``, ``v = (1, 0, 1 − ρ)``): O(d) a step, O(T·d) in all. ``lrs`` holds every
+    step's lr or one constant.
+    """
+    d = a.shape[0]
+    rho = average_weight
+    constant = lrs.shape[0] == 1
+    mean = np.empty((d, 3))
+    cov = np.zeros((d, 3, 3))
+    second_y = np.empty(d)
+    T = np.zeros((3, 3))
+    T[1, 0] = 1.0
+    T[2, 2] = rho
+    F = np.zeros(3)
+    v = np.zeros(3)
+    scratch = np.empty((3, 3))
+    new_cov = np.empty((3, 3))
+    new_mean = np.empty(3)
+    for j in range(d):
+        start = u0[j] + b[j] / a[j] if a[j] != 0.0 else u0[j]
+        mean[j, 0], mean[j, 1], mean[j, 2] = start, start, start
+    t = 0
+    for k in range(steps.shape[0]):
+        while t < steps[k]:
+            lr = lrs[0] if constant else lrs[t]
+            coupling = label_variance
+            for j in range(d):
+                m0, m1 = mean[j, 0], mean[j, 1]
+                second_y[j] = ((1.0 + gamma) ** 2 * (cov[j, 0, 0] + m0 * m0)
+                               - 2.0 * gamma * (1.0 + gamma) * (cov[j, 0, 1] + m0 * m1)
+                               + gamma**2 * (cov[j, 1, 1] + m1 * m1))
+                coupling += a[j] * second_y[j]
+            for j in range(d):
+                h = lr * a[j]
+                trace = 1.0 + beta - h * (1.0 + gamma)
+                det = beta - h * gamma
+                T[0, 0], T[0, 1] = trace, -det
+                T[2, 0], T[2, 1] = (1.0 - rho) * trace, -(1.0 - rho) * det
+                force = -lr * b[j] if a[j] == 0.0 else 0.0
+                F[0], F[2] = force, (1.0 - rho) * force
+                # max(·, 0): E[y_j²] is a PSD form of the moments, negative only by rounding.
+                scale = lr * np.sqrt(max(a[j] * a[j] * second_y[j] + a[j] * coupling, 0.0)
+                                     / batch_size)
+                v[0], v[2] = scale, (1.0 - rho) * scale
+                _affine3(T, mean[j], F, new_mean)
+                _copy3(new_mean, mean[j])
+                _sandwich3(T, cov[j], scratch, new_cov)
+                for p in range(3):
+                    for q in range(3):
+                        cov[j, p, q] = new_cov[p, q] + v[p] * v[q]
+            t += 1
+        for j in range(d):
+            centre_out[k, j] = mean[j, 0]
+            variance_out[k, j] = cov[j, 0, 0]
+            average_centre_out[k, j] = mean[j, 2]
+            average_variance_out[k, j] = cov[j, 2, 2]
 
 
 @jit
