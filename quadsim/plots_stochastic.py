@@ -41,7 +41,7 @@ def plot_monte_carlo(problem: object, method: object, w0: object, steps: object,
 
     Parameters
     ----------
-    problem : NoisyQuadratic or Minibatch
+    problem : NoisyQuadratic, Minibatch or OnlineRegression
     method : GD, Momentum, Nesterov or Preconditioned
     w0 : array_like
     steps : int or array_like
@@ -62,8 +62,8 @@ def plot_monte_carlo(problem: object, method: object, w0: object, steps: object,
     J_star = as_quadratic(problem).min_value()
     ensemble = simulate(problem, method, w0, steps, runs=runs, rng=rng, basis="eigen")
     if not isinstance(ensemble, Ensemble):
-        raise TypeError("`problem` must be a noise model (NoisyQuadratic or Minibatch); got "
-                        f"{type(problem).__name__}")
+        raise TypeError("`problem` must be a noise model (NoisyQuadratic, Minibatch or "
+                        f"OnlineRegression); got {type(problem).__name__}")
     exact = moments(problem, method, w0, ensemble.steps)
     t = ensemble.steps
     shown = t > 0
