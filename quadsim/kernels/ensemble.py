@@ -226,22 +226,29 @@ def _draw_batch(state, sampling, order, batch, position):
 
 
 @jit_inline
-def _batch_gradient(X, targets, batch, l2, y, grad):
+def _batch_gradient(X, targets, batch, l2, y, residuals, grad):
     """``grad = (1/B) Σ_{i∈batch} x_i (x_iᵀ y − targets_i) + l2·y``.
 
-    Rows are read in place (``X[i, j]``, no row views); the ridge term with a metric
-    ``M ≠ I`` is the caller's correction, so that this loop stays branch-free.
+    All the residuals first (into ``residuals``, length B), then the sum of rows: the
+    two passes run about twice as fast as one residual-then-row pass per example (the
+    loads of ``y`` no longer follow stores to ``grad``; measured at d = 10 … 1000), with
+    the same numbers. Rows are read in place (``X[i, j]``, no row views); the ridge term
+    with a metric ``M ≠ I`` is the caller's correction, so that this loop stays
+    branch-free.
     """
     d = y.shape[0]
-    for i in range(d):
-        grad[i] = l2 * y[i]
     weight = 1.0 / batch.shape[0]
     for m in range(batch.shape[0]):
         row = batch[m]
         residual = -targets[row]
         for i in range(d):
             residual += X[row, i] * y[i]
-        residual *= weight
+        residuals[m] = residual * weight
+    for i in range(d):
+        grad[i] = l2 * y[i]
+    for m in range(batch.shape[0]):
+        row = batch[m]
+        residual = residuals[m]
         for i in range(d):
             grad[i] += residual * X[row, i]
 
@@ -270,6 +277,7 @@ def plain_minibatch_run(X, targets, l2, curvature, b, c, batch_size, sampling, l
     Aw = np.empty(d)
     order = np.arange(n)
     batch = np.empty(batch_size, dtype=np.int64)
+    residuals = np.empty(batch_size)
     position = n
     weight = 1.0 / batch_size
     k = 0
@@ -282,16 +290,20 @@ def plain_minibatch_run(X, targets, l2, curvature, b, c, batch_size, sampling, l
             if k == steps.shape[0]:
                 return -1
         position = _draw_batch(state, sampling, order, batch, position)
-        # Written out rather than through the inlined _batch_gradient: measured at d = 10,
-        # B = 1, numba's IR inlining of the helper costs this loop 30–100 ns a step.
-        for i in range(d):
-            grad[i] = l2 * w[i]
+        # Written out rather than through the inlined _batch_gradient (the same two passes:
+        # residuals, then rows): measured at d = 10, B = 1, numba's IR inlining of the
+        # helper costs this loop 30–100 ns a step.
         for m in range(batch_size):
             row = batch[m]
             residual = -targets[row]
             for i in range(d):
                 residual += X[row, i] * w[i]
-            residual *= weight
+            residuals[m] = residual * weight
+        for i in range(d):
+            grad[i] = l2 * w[i]
+        for m in range(batch_size):
+            row = batch[m]
+            residual = residuals[m]
             for i in range(d):
                 grad[i] += residual * X[row, i]
         bad = 0
@@ -313,6 +325,7 @@ def minibatch_run(X, targets, l2, metric, curvature, b, c, P, batch_size, sampli
     w, w_prev, average, y, grad, Aw, direction = _run_vectors(w0, ema_out.shape[0] > 0)
     order = np.arange(n)
     batch = np.empty(batch_size, dtype=np.int64)
+    residuals = np.empty(batch_size)
     position = n  # an epoch starts at the first step
     constant = lrs.shape[0] == 1
     k = 0
@@ -328,10 +341,10 @@ def minibatch_run(X, targets, l2, metric, curvature, b, c, P, batch_size, sampli
         position = _draw_batch(state, sampling, order, batch, position)
         if gamma != 0.0:
             _lookahead(w, w_prev, gamma, y)
-            _batch_gradient(X, targets, batch, l2, y, grad)
+            _batch_gradient(X, targets, batch, l2, y, residuals, grad)
             _metric_correction(l2, metric, y, direction, grad)
         else:
-            _batch_gradient(X, targets, batch, l2, w, grad)
+            _batch_gradient(X, targets, batch, l2, w, residuals, grad)
             _metric_correction(l2, metric, w, direction, grad)
         _advance(w, w_prev, grad, P, direction, lrs[0] if constant else lrs[t], beta,
                  average, ema)
