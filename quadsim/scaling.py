@@ -37,6 +37,11 @@ __all__ = [
 #: The horizon searched when none is given: about 2^30 steps, 30 doublings.
 DEFAULT_MAX_STEPS = 10**9
 
+#: The expected loss has settled when three consecutive doubling probes (t, 2t, 4t) agree
+#: to this relative spread: a linear recursion that still moves by less than that over a
+#: doubling of t has reached its fixed point to rounding.
+SETTLED_RTOL = 1e-12
+
 
 def method_grid(method: type, **axes: object) -> list[_TwoStepMethod]:
     """Every combination of the given hyperparameter values, as method specs.
@@ -125,28 +130,38 @@ def _fast_row(method: _TwoStepMethod, ema: bool, noise_scale: float) -> np.ndarr
 
 def _general_steps(problem: object, method: _TwoStepMethod, target: float, w0: np.ndarray,
                    ema: bool, max_steps: int) -> int:
-    """Doubling and bisection on :func:`moments`, for what the kernel does not cover."""
+    """Doubling and bisection on :func:`moments`, for what the kernel does not cover.
 
-    def above(t: int) -> bool:
+    The doubling gives up (−1) when the expected loss is not finite, or when it has
+    settled above the target: its last three doubling probes within
+    :data:`SETTLED_RTOL` of each other. Without that test a step-by-step recursion
+    (finite data, online SGD) would iterate up to `max_steps` before answering.
+    """
+
+    def loss(t: int) -> float:
         exact = moments(problem, method, w0, [t])
         value = exact.ema_loss if ema else exact.loss
         assert value is not None
-        return not value[0] <= target
+        return float(value[0])
 
-    if not above(0):
+    if loss(0) <= target:
         return 0
     low, high = 0, 1
-    while above(high):
-        low = high
-        if high == max_steps:
+    probes: list[float] = []
+    while not (value := loss(high)) <= target:
+        probes = [*probes[-2:], value]
+        spread = max(probes) - min(probes)
+        if not np.isfinite(value) or high == max_steps or (
+                len(probes) == 3 and spread <= SETTLED_RTOL * abs(value)):
             return -1
+        low = high
         high = min(2 * high, max_steps)
     while high - low > 1:
         middle = low + (high - low) // 2
-        if above(middle):
-            low = middle
-        else:
+        if loss(middle) <= target:
             high = middle
+        else:
+            low = middle
     return high
 
 
@@ -216,7 +231,7 @@ def steps_to_target(problem: object, method: object, target: float, w0: object, 
 
     Parameters
     ----------
-    problem : NoisyQuadratic, Minibatch, Quadratic or LinearRegression
+    problem : NoisyQuadratic, Minibatch, OnlineRegression, Quadratic or LinearRegression
     method : GD, Momentum, Nesterov or Preconditioned
     target : float
         The loss to reach.
@@ -230,7 +245,8 @@ def steps_to_target(problem: object, method: object, target: float, w0: object, 
     -------
     int or None
         None when the target is not reached within `max_steps` (a noise floor above
-        it, a diverging run), never a hang.
+        it, a diverging run), never a hang: the searches stop once the expected loss
+        is not finite or has settled above the target.
 
     Notes
     -----

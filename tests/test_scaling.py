@@ -13,6 +13,7 @@ from quadsim import (
     Momentum,
     Nesterov,
     NoisyQuadratic,
+    OnlineRegression,
     Preconditioned,
     Quadratic,
     moments,
@@ -92,6 +93,24 @@ def test_unreachable_targets_are_none():
     assert steps_to_target(Quadratic(H, c=1.0), GD(0.5), 0.5, W0) is None  # below J*
     assert steps_to_target(nqm(), GD(0.5), 100.0, W0) == 0
     assert scan_steps_to_target(nqm(), [GD(1e-9)], 0.05, W0, max_steps=1000)[0] == -1
+
+
+def test_step_by_step_recursions_answer_without_iterating_to_the_horizon():
+    # Finite data and online SGD iterate their moments step by step: an unreachable target
+    # is answered once the expected loss has settled (or stopped being finite), not after
+    # DEFAULT_MAX_STEPS = 10⁹ steps.
+    stream = OnlineRegression(np.linspace(0.05, 1.0, 30), np.zeros(30), 0.1, 4)
+    floor = moments(stream, GD(0.2), W0, [10**4]).loss[0]
+    assert steps_to_target(stream, GD(0.2), floor * (1 - 1e-6), W0) is None
+    assert steps_to_target(stream, GD(3.0), 0.01, W0) is None  # diverges in mean square
+    target = floor * 1.01
+    assert steps_to_target(stream, GD(0.2), target, W0) == first_crossing(
+        stream, GD(0.2), target, 10**4)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 4)) / 2
+    data = LinearRegression(X, X @ np.ones(4) + 0.1 * rng.normal(size=20))
+    assert steps_to_target(Minibatch(data, 4), GD(0.3), data.quadratic.min_value() + 1e-9,
+                           np.ones(4)) is None  # below the noise floor
 
 
 def test_method_grid_is_the_cartesian_product():
