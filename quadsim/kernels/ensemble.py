@@ -122,19 +122,18 @@ def gaussian_run(curvature, b, c, factor_rows, noise_scale, P, lrs, beta, gamma,
     k = 0
     t = 0
     while True:
+        point = w
         if gamma != 0.0:
             _lookahead(w, w_prev, gamma, y)
-            _apply_curvature(curvature, y, grad)
-        else:
-            _apply_curvature(curvature, w, grad)
+            point = y
+        _apply_curvature(curvature, point, grad)
         if t == steps[k]:
+            current = grad  # A w, unless the gradient was taken at the look-ahead point
             if gamma != 0.0:
                 _apply_curvature(curvature, w, Aw)
-                _record(k, w, Aw, curvature, b, c, w_out, loss_out, average, direction, ema_out,
-                        ema_loss_out)
-            else:
-                _record(k, w, grad, curvature, b, c, w_out, loss_out, average, Aw, ema_out,
-                        ema_loss_out)
+                current = Aw
+            _record(k, w, current, curvature, b, c, w_out, loss_out, average, direction,
+                    ema_out, ema_loss_out)
             k += 1
             if k == steps.shape[0]:
                 return -1
@@ -339,13 +338,12 @@ def minibatch_run(X, targets, l2, metric, curvature, b, c, P, batch_size, sampli
             if k == steps.shape[0]:
                 return -1
         position = _draw_batch(state, sampling, order, batch, position)
+        point = w
         if gamma != 0.0:
             _lookahead(w, w_prev, gamma, y)
-            _batch_gradient(X, targets, batch, l2, y, residuals, grad)
-            _metric_correction(l2, metric, y, direction, grad)
-        else:
-            _batch_gradient(X, targets, batch, l2, w, residuals, grad)
-            _metric_correction(l2, metric, w, direction, grad)
+            point = y
+        _batch_gradient(X, targets, batch, l2, point, residuals, grad)
+        _metric_correction(l2, metric, point, direction, grad)
         _advance(w, w_prev, grad, P, direction, lrs[0] if constant else lrs[t], beta,
                  average, ema)
         t += 1
