@@ -195,20 +195,20 @@ def minibatch_rows_run(X, targets, l2, metric, curvature, B, c, P, batch_size, s
             if k == K:
                 return -1
         position = _draw_batch(state, sampling, order, batch, position)
+        point = W
         if gamma != 0.0:
             for i in range(m):
                 for j in range(d):
                     Y[i, j] = W[i, j] + gamma * (W[i, j] - W_prev[i, j])
-            _batch_gradient_rows(X, targets, batch, l2, metric, Y, G, residual)
-        else:
-            _batch_gradient_rows(X, targets, batch, l2, metric, W, G, residual)
+            point = Y
+        _batch_gradient_rows(X, targets, batch, l2, metric, point, G, residual)
         lr = lrs[0] if constant else lrs[t]
+        step = flat_G
         if P.shape[0] > 0:
             for i in range(m):
                 symmetric_matvec(P, G[i], direction[i])
-            _two_step_in_place(flat_W, flat_prev, flat_direction, lr, beta)
-        else:
-            _two_step_in_place(flat_W, flat_prev, flat_G, lr, beta)
+            step = flat_direction
+        _two_step_in_place(flat_W, flat_prev, step, lr, beta)
         if averaged:
             for i in range(size):
                 flat_average[i] = ema * flat_average[i] + (1.0 - ema) * flat_W[i]
