@@ -50,6 +50,8 @@ def simulate_ensemble(model: NoiseModel, method: _TwoStepMethod, w0: np.ndarray,
         frame = None
         curvature, b, start = quadratic.matrix, quadratic.b, w0
         P = method.matrix if isinstance(method, Preconditioned) else _IDENTITY
+        if P.shape[0] not in (0, d):
+            method.frame(quadratic)  # raises the shape error naming P
     else:
         frame = method.frame(quadratic)
         curvature, b = np.ascontiguousarray(frame.eigenvalues[:, None]), frame.b
@@ -63,10 +65,12 @@ def simulate_ensemble(model: NoiseModel, method: _TwoStepMethod, w0: np.ndarray,
             scale = 1.0 / np.sqrt(model.batch_size) if np.any(factor) else 0.0
             gaussian_runs(curvature, b, quadratic.c, factor, scale, P, lrs, *common)
         elif isinstance(model, OnlineRegression):
-            teacher = model.teacher if frame is None else frame.to_eigen(model.teacher)
-            online_runs(curvature, b, quadratic.c, model.factor(frame),
-                        np.ascontiguousarray(teacher), float(np.sqrt(model.noise)),
-                        model.batch_size, P, lrs, *common)
+            # Runs on the deviation e = w − w* (J = ½ eᵀΣe + σ²/2, no b, no cancellation
+            # for a large teacher); w* is added back to the records below.
+            shift = model.teacher if frame is None else frame.to_eigen(model.teacher)
+            online_runs(curvature, np.zeros(d), 0.5 * model.noise, model.factor(frame),
+                        np.zeros(d), float(np.sqrt(model.noise)), model.batch_size, P, lrs,
+                        *common[:3], np.ascontiguousarray(start - shift), *common[4:])
         else:
             assert isinstance(model, Minibatch)
             X, metric = model.design(frame)
@@ -82,8 +86,13 @@ def simulate_ensemble(model: NoiseModel, method: _TwoStepMethod, w0: np.ndarray,
                 minibatch_runs(X, y, l2, _IDENTITY if metric is None else metric, curvature,
                                b, quadratic.c, P, model.batch_size, model.sampling, lrs,
                                *common)
-    return _ensemble(frame, steps, w, loss, diverged, ema_w if keep_average else None,
-                     ema_loss if keep_average else None)
+    result = _ensemble(frame, steps, w, loss, diverged, ema_w if keep_average else None,
+                       ema_loss if keep_average else None)
+    if isinstance(model, OnlineRegression):
+        result.w[...] += model.teacher
+        if result.ema is not None:
+            result.ema[...] += model.teacher
+    return result
 
 
 def _minibatch_rows(model: Minibatch, method: _TwoStepMethod, W0: np.ndarray,

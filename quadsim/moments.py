@@ -139,21 +139,27 @@ def online_regression_moments(model: OnlineRegression, method: _TwoStepMethod,
     ``½ σ² S / (1 − S)`` when ``S < 1`` and every ``lr a_j (1 + 1/B) < 2``.
     """
     frame, w0 = method_frame(model, method, w0)
+    # Iterated on the deviation e = w − w*, in every frame (a preconditioned one too)
+    # J = σ²/2 + ½ Σ a_j e_j²: no cancellation for a large teacher.
+    deviation = replace(frame, b=np.zeros(frame.dim), c=0.5 * model.noise,
+                        optimum=0.5 * model.noise)
     K, d = steps.shape[0], frame.dim
     centre, variance = np.empty((K, d)), np.empty((K, d))
     average_centre, average_variance = np.empty((K, d)), np.empty((K, d))
     lrs = method.learning_rates(max(int(steps[-1]), 1))
     rho = 0.0 if method.ema is None else method.ema
     with np.errstate(over="ignore", invalid="ignore"):
-        online_moments(frame.eigenvalues, frame.b, np.ascontiguousarray(frame.to_eigen(w0)),
-                       model.noise, model.batch_size, lrs, method.momentum, method.lookahead,
-                       rho, steps, centre, variance, average_centre, average_variance)
-        mean, loss, _ = loss_moments(frame, centre, variance, False)
+        online_moments(frame.eigenvalues, deviation.b,
+                       np.ascontiguousarray(frame.to_eigen(w0 - model.teacher)), model.noise,
+                       model.batch_size, lrs, method.momentum, method.lookahead, rho, steps,
+                       centre, variance, average_centre, average_variance)
+        mean, loss, _ = loss_moments(deviation, centre, variance, False)
         ema_mean = ema_loss = None
         if method.ema is not None:
-            ema_u, ema_loss, _ = loss_moments(frame, average_centre, average_variance, False)
-            ema_mean = frame.from_eigen(ema_u)
-    return Moments(steps, frame.from_eigen(mean), loss, None,
+            ema_e, ema_loss, _ = loss_moments(deviation, average_centre, average_variance,
+                                              False)
+            ema_mean = model.teacher + frame.from_eigen(ema_e)
+    return Moments(steps, model.teacher + frame.from_eigen(mean), loss, None,
                    first_bad_step(steps, loss, ema_loss), ema_mean, ema_loss, None)
 
 

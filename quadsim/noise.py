@@ -30,7 +30,13 @@ from quadsim._validation import (
     as_symmetric_matrix,
     as_vector,
 )
-from quadsim.problems import LinearRegression, Quadratic, SpectralFrame, as_quadratic
+from quadsim.problems import (
+    DENSE_DIAGONAL_LIMIT,
+    LinearRegression,
+    Quadratic,
+    SpectralFrame,
+    as_quadratic,
+)
 
 __all__ = ["Minibatch", "NoiseModel", "NoisyQuadratic", "OnlineRegression", "as_noise_model"]
 
@@ -167,7 +173,9 @@ class NoisyQuadratic(_BatchedModel):
 
         Returns ``Fᵀ`` as a (d, d) array (noise ``F z``) or the per-axis scales as a
         (d, 1) column (noise ``f ⊙ z``): in the raw coordinates when `frame` is None,
-        else ``F̃ = SᵀF`` in the frame ``w = S u``. The same ``z`` gives the same ``ξ``.
+        else ``F̃ = SᵀF`` in the frame ``w = S u``. The same ``z`` gives the same ``ξ``
+        (for a diagonal problem above :data:`~quadsim.problems.DENSE_DIAGONAL_LIMIT`,
+        which has no raw basis, the same in distribution: axis j takes ``z_j``).
         """
         raw = self._raw_factor
         if frame is None:
@@ -175,12 +183,20 @@ class NoisyQuadratic(_BatchedModel):
                 return np.ascontiguousarray(raw[:, None])
             return np.ascontiguousarray(raw.T)
         if self._shares_eigenbasis(frame):
-            if frame is self.quadratic.frame:
+            if not self.quadratic.is_diagonal:
                 return np.sqrt(self._variances_in_problem_frame())[:, None].copy()
-            # A diagonal problem in a diagonal (preconditioned) frame: F̃ = S F per axis.
+            # A diagonal problem in a diagonal frame: axis j is coordinate axes[j], scaled,
+            # F̃ = S F per axis. The raw basis gives coordinate i the normal z_i, so axis j
+            # takes z_{axes[j]}: a permutation, formed only where a raw run can exist.
             axes, scale = frame.axes, frame.scale
             assert axes is not None and scale is not None
-            return np.ascontiguousarray((scale * raw[axes])[:, None])
+            column = scale * raw[axes]
+            d = column.shape[0]
+            if d > DENSE_DIAGONAL_LIMIT or np.array_equal(axes, np.arange(d)):
+                return np.ascontiguousarray(column[:, None])
+            paired = np.zeros((d, d))
+            paired[axes, np.arange(d)] = column
+            return paired
         dense = raw if raw.ndim == 2 else np.diag(raw)
         return np.ascontiguousarray(frame.basis_transpose_times(dense).T)
 
@@ -359,6 +375,8 @@ class OnlineRegression(_BatchedModel):
         covariance = (as_vector(self.covariance, "covariance") if diagonal
                       else as_symmetric_matrix(self.covariance, "covariance"))
         d = covariance.shape[0]
+        if d == 0:
+            raise ValueError("`covariance` must not be empty; got shape (0,)")
         teacher = as_vector(self.teacher, "teacher", d)
         noise = as_non_negative(self.noise, "noise")
         quadratic = Quadratic(covariance, -(covariance @ teacher if not diagonal
@@ -372,7 +390,10 @@ class OnlineRegression(_BatchedModel):
         object.__setattr__(self, "teacher", teacher)
         object.__setattr__(self, "noise", noise)
         object.__setattr__(self, "batch_size", as_batch_size(self.batch_size))
-        object.__setattr__(self, "_quadratic", Quadratic(quadratic.A, quadratic.b, c))
+        risk = Quadratic(quadratic.A, quadratic.b, c)
+        # J* = σ²/2 exactly: the frame's own c − Σ b̃²/2a would cancel for a large teacher.
+        risk.__dict__["frame"] = replace(risk.frame, optimum=0.5 * noise)
+        object.__setattr__(self, "_quadratic", risk)
 
     @property
     def quadratic(self) -> Quadratic:

@@ -25,6 +25,7 @@ from quadsim.methods import Preconditioned, _TwoStepMethod
 from quadsim.moments import check_discrete, moments
 from quadsim.noise import NoisyQuadratic, as_noise_model
 from quadsim.problems import SpectralFrame, as_quadratic
+from quadsim.theory import axis_spectral_radius, shared_quadratic
 
 __all__ = [
     "BatchScaling",
@@ -37,9 +38,9 @@ __all__ = [
 #: The horizon searched when none is given: about 2^30 steps, 30 doublings.
 DEFAULT_MAX_STEPS = 10**9
 
-#: The expected loss has settled when three consecutive doubling probes (t, 2t, 4t) agree
-#: to this relative spread: a linear recursion that still moves by less than that over a
-#: doubling of t has reached its fixed point to rounding.
+#: The expected loss has settled (see ``_settled``) when the slowest axis's transient has
+#: decayed below this fraction, and three doubling probes (t, 2t, 4t) agree to this
+#: fraction of their distance to the target.
 SETTLED_RTOL = 1e-12
 
 
@@ -133,10 +134,10 @@ def _general_steps(problem: object, method: _TwoStepMethod, target: float, w0: n
     """Doubling and bisection on :func:`moments`, for what the kernel does not cover.
 
     The doubling gives up (−1) when the expected loss is not finite, or when it has
-    settled above the target: its last three doubling probes within
-    :data:`SETTLED_RTOL` of each other. Without that test a step-by-step recursion
+    settled above the target (:func:`_settled`). Without that a step-by-step recursion
     (finite data, online SGD) would iterate up to `max_steps` before answering.
     """
+    slowest = _slowest_rate(problem, method)
 
     def loss(t: int) -> float:
         exact = moments(problem, method, w0, [t])
@@ -150,9 +151,8 @@ def _general_steps(problem: object, method: _TwoStepMethod, target: float, w0: n
     probes: list[float] = []
     while not (value := loss(high)) <= target:
         probes = [*probes[-2:], value]
-        spread = max(probes) - min(probes)
         if not np.isfinite(value) or high == max_steps or (
-                len(probes) == 3 and spread <= SETTLED_RTOL * abs(value)):
+                len(probes) == 3 and _settled(probes, target, slowest, high // 4)):
             return -1
         low = high
         high = min(2 * high, max_steps)
@@ -163,6 +163,34 @@ def _general_steps(problem: object, method: _TwoStepMethod, target: float, w0: n
         else:
             low = middle
     return high
+
+
+def _slowest_rate(problem: object, method: _TwoStepMethod) -> float | None:
+    """The largest per-axis spectral radius of the mean's recursion (axes with ``a ≠ 0``).
+
+    None for a schedule: its learning rate may still change after any probe.
+    """
+    if not method.constant_lr:
+        return None
+    a = method.frame(shared_quadratic(problem)).eigenvalues
+    radius = axis_spectral_radius(problem, method)[a != 0.0]
+    return float(radius.max()) if radius.size else 0.0
+
+
+def _settled(probes: list[float], target: float, slowest: float | None, start: int) -> bool:
+    """Whether the expected loss has reached its limit, above `target`.
+
+    All three must hold: the learning rate is constant (`slowest` not None); the slowest
+    axis's transient, ``slowest^(2·start)`` relative to where it began, is below
+    :data:`SETTLED_RTOL` at the first of the three doubling probes (``start``,
+    ``2·start``, ``4·start``), so no slow axis is still on its way down; and the three
+    probes agree to :data:`SETTLED_RTOL` of their distance to the target.
+    """
+    if slowest is None or slowest >= 1.0:
+        return False
+    if 2.0 * start * np.log(max(slowest, 1e-300)) > np.log(SETTLED_RTOL):
+        return False
+    return max(probes) - min(probes) <= SETTLED_RTOL * (probes[-1] - target)
 
 
 def scan_steps_to_target(problem: object, methods: Sequence[object], target: float,
@@ -245,8 +273,12 @@ def steps_to_target(problem: object, method: object, target: float, w0: object, 
     -------
     int or None
         None when the target is not reached within `max_steps` (a noise floor above
-        it, a diverging run), never a hang: the searches stop once the expected loss
-        is not finite or has settled above the target.
+        it, a diverging run). The searches stop once the expected loss is not finite,
+        or (constant lr) once it has settled above the target: every axis's transient
+        decayed below 1e-12 and three doubling probes equal to 1e-12 of their distance
+        to the target. Models whose moments are iterated step by step (finite data,
+        online SGD) pay O(t) per probe, so a schedule, whose loss can always still
+        move, is searched to `max_steps`: give a smaller one there.
 
     Notes
     -----

@@ -53,7 +53,14 @@ def online(batch_size=2):
 
 MODELS = {
     "nqm": lambda: nqm(),
+    # A diagonal problem given out of order (and with a zero): its axes are a permutation
+    # of the coordinates, which the raw basis and the eigenbasis must pair alike.
+    "nqm-diagonal": lambda: NoisyQuadratic(Quadratic(np.array([0.9, 0.0, 1.4, 0.3, 0.6]),
+                                                     np.array([0.0, 0.0, 0.2, -0.1, 0.3])),
+                                           batch_size=2),
     "online": lambda: online(),
+    "online-diagonal": lambda: OnlineRegression(np.array([0.5, 0.1, 0.0, 0.8, 0.3]),
+                                                np.linspace(-1.0, 1.0, DIM), 0.25, 2),
     "nqm-dense-noise": lambda: nqm(3, np.diag(np.linspace(0.1, 1.0, DIM)) + 0.05),
     "with-replacement": lambda: Minibatch(regression(), 2),
     "without-replacement": lambda: Minibatch(regression(), 3, replace=False),
@@ -115,6 +122,23 @@ def test_raw_and_eigen_runs_agree_path_by_path(model_name, method):
     if method.ema is not None:
         assert_allclose(eigen.ema, raw.ema, rtol=PATH_RTOL, atol=PATH_RTOL * scale)
     assert np.std(raw.loss[:, -1]) > 0.0  # the runs differ: there is noise
+
+
+def test_online_runs_and_moments_keep_their_digits_for_a_far_teacher():
+    # J = ½ eᵀΣe + σ²/2 on the deviation e = w − w*: with |w*| ≈ 1e8 the plain form
+    # ½ wᵀΣw + bᵀw + c would lose every digit of the loss (J* = σ²/2 = 0.125).
+    covariance = Quadratic.from_eigenvalues(np.linspace(0.1, 0.8, DIM), rng=5).A
+    teacher = 2.0**27 * np.arange(-2.0, 3.0)  # ≈ 1e8, and w0 = w* + 1 exactly
+    model = OnlineRegression(covariance, teacher, 0.25, 2)
+    near = OnlineRegression(covariance, np.zeros(DIM), 0.25, 2)
+    steps = [0, 10, 10**4]
+    far = moments(model, GD(0.5), teacher + 1.0, steps)
+    assert_allclose(far.loss, moments(near, GD(0.5), np.ones(DIM), steps).loss, rtol=1e-12)
+    assert far.loss[0] == pytest.approx(0.125 + 0.5 * np.sum(covariance), rel=1e-12)
+    runs = simulate(model, GD(0.5), teacher + 1.0, steps, runs=3, rng=4)
+    shifted = simulate(near, GD(0.5), np.ones(DIM), steps, runs=3, rng=4)
+    assert_allclose(runs.loss, shifted.loss, rtol=1e-12)
+    assert_allclose(runs.w - teacher, shifted.w, atol=1e-7)  # |w| = 1e8: rounding of w
 
 
 def test_reshuffling_runs_agree_path_by_path():
@@ -235,6 +259,10 @@ def test_bad_noise_models():
         Minibatch(regression(), 2, reshuffle=True)
     with pytest.raises(TypeError, match="`regression` must be a LinearRegression"):
         Minibatch(Quadratic(np.eye(2)), 1)
+    with pytest.raises(ValueError, match="`covariance` must not be empty"):
+        OnlineRegression(np.ones(0), np.ones(0))
+    with pytest.raises(ValueError, match="`P`"):
+        simulate(online(), Preconditioned(0.1, np.eye(3)), np.ones(DIM), 3, runs=2)
     with pytest.raises(ValueError, match="`covariance` must be positive semi-definite"):
         OnlineRegression(np.diag([1.0, -1.0]), np.ones(2))
     with pytest.raises(ValueError, match="`covariance` must be a non-empty square matrix"):
