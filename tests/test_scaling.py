@@ -95,6 +95,22 @@ def test_unreachable_targets_are_none():
     assert scan_steps_to_target(nqm(), [GD(1e-9)], 0.05, W0, max_steps=1000)[0] == -1
 
 
+def test_a_floor_that_a_later_decay_lowers_is_not_taken_for_the_limit():
+    # The loss settles at the first lr's floor for hundreds of steps before the decay at
+    # t = 1000 lowers it below the target: the search must not stop at the plateau.
+    model = NoisyQuadratic(Quadratic(np.array([1.0, 0.8, 0.5])), batch_size=1)
+    method = GD(0.5, schedule=schedules.step_decay(1000, 0.1))
+    plateau, final = moments(model, method, np.ones(3), [999, 3000]).loss
+    target = 0.5 * (plateau + final)
+    assert steps_to_target(model, method, target, np.ones(3), max_steps=10**4) == \
+        first_crossing(model, method, target, 3000)
+    # A large constant term: the probes agree to 1e-12 of |J| long before the target.
+    shifted = Quadratic(np.array([1.0, 0.1]), c=1e11)
+    flat = GD(1.0, schedule=schedules.per_step(np.ones(2000)))
+    assert steps_to_target(shifted, flat, 1e11 + 1e-3, np.ones(2), max_steps=2000) == \
+        first_crossing(shifted, flat, 1e11 + 1e-3, 2000)
+
+
 def test_step_by_step_recursions_answer_without_iterating_to_the_horizon():
     # Finite data and online SGD iterate their moments step by step: an unreachable target
     # is answered once the expected loss has settled (or stopped being finite), not after
