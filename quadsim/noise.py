@@ -173,32 +173,48 @@ class NoisyQuadratic(_BatchedModel):
 
         Returns ``Fᵀ`` as a (d, d) array (noise ``F z``) or the per-axis scales as a
         (d, 1) column (noise ``f ⊙ z``): in the raw coordinates when `frame` is None,
-        else ``F̃ = SᵀF`` in the frame ``w = S u``. The same ``z`` gives the same ``ξ``
-        (for a diagonal problem above :data:`~quadsim.problems.DENSE_DIAGONAL_LIMIT`,
-        which has no raw basis, the same in distribution: axis j takes ``z_j``).
+        else ``F̃ = SᵀF`` in the frame ``w = S u``. The same ``z`` gives the same ``ξ``.
+
+        A diagonal problem's axis ``j`` is coordinate ``axes[j]`` of its own frame, and
+        takes ``z_j`` in both bases: the eigenbasis keeps its cheap column, and the raw
+        basis (dense anyway, at most :data:`~quadsim.problems.DENSE_DIAGONAL_LIMIT`)
+        pairs by a permutation, as does a preconditioned frame that orders the axes
+        differently.
         """
         raw = self._raw_factor
         if frame is None:
-            if raw.ndim == 1:
-                return np.ascontiguousarray(raw[:, None])
-            return np.ascontiguousarray(raw.T)
+            if raw.ndim == 2:
+                return np.ascontiguousarray(raw.T)
+            return self._paired(raw, None)
         if self._shares_eigenbasis(frame):
             if not self.quadratic.is_diagonal:
                 return np.sqrt(self._variances_in_problem_frame())[:, None].copy()
-            # A diagonal problem in a diagonal frame: axis j is coordinate axes[j], scaled,
-            # F̃ = S F per axis. The raw basis gives coordinate i the normal z_i, so axis j
-            # takes z_{axes[j]}: a permutation, formed only where a raw run can exist.
+            # A diagonal problem in a diagonal (preconditioned) frame: F̃ = S F per axis.
             axes, scale = frame.axes, frame.scale
             assert axes is not None and scale is not None
-            column = scale * raw[axes]
-            d = column.shape[0]
-            if d > DENSE_DIAGONAL_LIMIT or np.array_equal(axes, np.arange(d)):
-                return np.ascontiguousarray(column[:, None])
-            paired = np.zeros((d, d))
-            paired[axes, np.arange(d)] = column
-            return paired
+            return self._paired(scale * raw[axes], axes)
         dense = raw if raw.ndim == 2 else np.diag(raw)
         return np.ascontiguousarray(frame.basis_transpose_times(dense).T)
+
+    def _paired(self, scales: np.ndarray, axes: np.ndarray | None) -> np.ndarray:
+        """``Fᵀ`` for a diagonal problem: entry ``i`` gets the noise ``scales[i]·z_k``.
+
+        Entry ``i`` is coordinate ``axes[i]`` (coordinate ``i`` when `axes` is None, the
+        raw basis), and ``k`` is that coordinate's axis in the problem's own frame. A
+        (d, 1) column where ``k = i`` throughout, else a (d, d) permutation; above
+        DENSE_DIAGONAL_LIMIT, where there is no raw basis to agree with, the column.
+        """
+        d = scales.shape[0]
+        own = self.quadratic.frame.axes
+        assert own is not None
+        rank = np.empty(d, dtype=np.int64)
+        rank[own] = np.arange(d)
+        k = rank if axes is None else rank[axes]
+        if d > DENSE_DIAGONAL_LIMIT or np.array_equal(k, np.arange(d)):
+            return np.ascontiguousarray(scales[:, None])
+        paired = np.zeros((d, d))
+        paired[k, np.arange(d)] = scales
+        return paired
 
     def axis_variances(self, frame: SpectralFrame) -> np.ndarray:
         """Per-axis gradient-noise variance ``(SᵀCS)_jj / B`` in `frame`."""
