@@ -66,6 +66,14 @@ def _array(value: object, name: str) -> np.ndarray:
     return as_float_array(array, name, ndim=array.ndim)
 
 
+def _point_and_direction(x: object, v: object) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` and a direction ``v`` of the same shape, as finite float64 arrays."""
+    x, v = _array(x, "x"), _array(v, "v")
+    if v.shape != x.shape:
+        raise ValueError(f"`v` must have the shape of `x`, {x.shape}; got {v.shape}")
+    return x, v
+
+
 def _callable(value: object, name: str) -> Callable[..., object]:
     if not callable(value):
         raise TypeError(f"`{name}` must be callable; got {type(value).__name__}")
@@ -232,10 +240,8 @@ def directional_derivative(grad: Callable[[np.ndarray], object], x: object,
     --------
     finite_difference_directional : the twin, from values of ``f`` alone.
     """
-    x, v = _array(x, "x"), _array(v, "v")
+    x, v = _point_and_direction(x, v)
     gradient = _gradient_at(_callable(grad, "grad"), x, "grad")
-    if v.shape != x.shape:
-        raise ValueError(f"`v` must have the shape of `x`, {x.shape}; got {v.shape}")
     return float(np.vdot(gradient, v))
 
 
@@ -247,9 +253,7 @@ def finite_difference_directional(f: Callable[[np.ndarray], object], x: object, 
     ``eps^(2/3)`` relative for a well-scaled ``f``.
     """
     f = _callable(f, "f")
-    x, v = _array(x, "x"), _array(v, "v")
-    if v.shape != x.shape:
-        raise ValueError(f"`v` must have the shape of `x`, {x.shape}; got {v.shape}")
+    x, v = _point_and_direction(x, v)
     norm = float(np.linalg.norm(v))
     if norm == 0.0:
         return 0.0
@@ -290,9 +294,7 @@ def finite_difference_hvp(grad: Callable[[np.ndarray], object], x: object, v: ob
     truncation (``h²``) and rounding (``eps/h``): about ``eps^(2/3)`` relative.
     """
     grad = _callable(grad, "grad")
-    x, v = _array(x, "x"), _array(v, "v")
-    if v.shape != x.shape:
-        raise ValueError(f"`v` must have the shape of `x`, {x.shape}; got {v.shape}")
+    x, v = _point_and_direction(x, v)
     norm = float(np.linalg.norm(v))
     if norm == 0.0:
         return np.zeros_like(x)

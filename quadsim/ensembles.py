@@ -69,8 +69,8 @@ def simulate_ensemble(model: NoiseModel, method: _TwoStepMethod, w0: np.ndarray,
             # for a large teacher); w* is added back to the records below.
             shift = model.teacher if frame is None else frame.to_eigen(model.teacher)
             online_runs(curvature, np.zeros(d), 0.5 * model.noise, model.factor(frame),
-                        np.zeros(d), float(np.sqrt(model.noise)), model.batch_size, P, lrs,
-                        *common[:3], np.ascontiguousarray(start - shift), *common[4:])
+                        float(np.sqrt(model.noise)), model.batch_size, P, lrs, *common[:3],
+                        np.ascontiguousarray(start - shift), *common[4:])
         else:
             assert isinstance(model, Minibatch)
             X, metric = model.design(frame)

@@ -149,7 +149,7 @@ def online_regression_moments(model: OnlineRegression, method: _TwoStepMethod,
     lrs = method.learning_rates(max(int(steps[-1]), 1))
     rho = 0.0 if method.ema is None else method.ema
     with np.errstate(over="ignore", invalid="ignore"):
-        online_moments(frame.eigenvalues, deviation.b,
+        online_moments(frame.eigenvalues,
                        np.ascontiguousarray(frame.to_eigen(w0 - model.teacher)), model.noise,
                        model.batch_size, lrs, method.momentum, method.lookahead, rho, steps,
                        centre, variance, average_centre, average_variance)

@@ -46,9 +46,23 @@ PSD_RTOL = 1e-12
 
 
 class _BatchedModel:
-    """What every noise model shares: a batch size and a copy with another one."""
+    """What every noise model shares: its objective, a batch size and a copy with another.
+
+    ``quadratic`` is the objective ``J`` whose loss runs record (for
+    :class:`OnlineRegression` the population risk), kept in ``_quadratic``.
+    """
 
     batch_size: int
+
+    @property
+    def quadratic(self) -> Quadratic:
+        """The objective ``J`` (its loss is what runs record)."""
+        return self._quadratic  # type: ignore[attr-defined]
+
+    @property
+    def dim(self) -> int:
+        """Dimension ``d``."""
+        return self.quadratic.dim
 
     def with_batch_size(self, batch_size: int) -> Self:
         """The same model with another batch size."""
@@ -124,16 +138,6 @@ class NoisyQuadratic(_BatchedModel):
                                  f"smallest eigenvalue is {smallest:.3e}")
         object.__setattr__(self, "noise", noise)
         object.__setattr__(self, "_quadratic", quadratic)
-
-    @property
-    def quadratic(self) -> Quadratic:
-        """The objective ``J`` (its loss is what runs record)."""
-        return self._quadratic  # type: ignore[attr-defined]
-
-    @property
-    def dim(self) -> int:
-        """Dimension ``d``."""
-        return self.quadratic.dim
 
     def _shares_eigenbasis(self, frame: SpectralFrame) -> bool:
         """Whether ``C`` is diagonal in `frame` by construction (not by rounding)."""
@@ -410,16 +414,6 @@ class OnlineRegression(_BatchedModel):
         # J* = σ²/2 exactly: the frame's own c − Σ b̃²/2a would cancel for a large teacher.
         risk.__dict__["frame"] = replace(risk.frame, optimum=0.5 * noise)
         object.__setattr__(self, "_quadratic", risk)
-
-    @property
-    def quadratic(self) -> Quadratic:
-        """The population risk ``J`` (its loss is what runs record)."""
-        return self._quadratic  # type: ignore[attr-defined]
-
-    @property
-    def dim(self) -> int:
-        """Dimension ``d``."""
-        return self.quadratic.dim
 
     def factor(self, frame: SpectralFrame | None) -> np.ndarray:
         """``Fᵀ`` with features ``x = F z``, ``z ~ N(0, I)``, in raw or frame coordinates.

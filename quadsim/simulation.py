@@ -162,14 +162,7 @@ def _flow_by_expm(quadratic: Quadratic, w0: np.ndarray, times: np.ndarray) -> Tr
     with np.errstate(over="ignore", invalid="ignore"):
         w = np.array([(scipy.linalg.expm(t * generator) @ start)[:d] for t in times])
         loss = np.asarray(quadratic.value(w))
-    finite = np.all(np.isfinite(w), axis=1)
-    diverged_at = None
-    if not np.all(finite):
-        first = int(np.argmax(~finite))
-        w[first:] = np.nan
-        loss[first:] = np.nan
-        diverged_at = first
-    return Trajectory(times, w, loss, diverged_at)
+    return _flow_trajectory(times, w, loss)
 
 
 def _flow_rows_by_expm(regression: LinearRegression, W0: np.ndarray,
@@ -184,14 +177,19 @@ def _flow_rows_by_expm(regression: LinearRegression, W0: np.ndarray,
     with np.errstate(over="ignore", invalid="ignore"):
         W = np.array([(scipy.linalg.expm(t * generator) @ start)[:d].T for t in times])
         loss = np.asarray(regression.value(W))
-    finite = np.all(np.isfinite(W.reshape(W.shape[0], -1)), axis=1)
+    return _flow_trajectory(times, W, loss)
+
+
+def _flow_trajectory(times: np.ndarray, w: np.ndarray, loss: np.ndarray) -> Trajectory:
+    """The flow's records, NaN from the first time whose ``w`` is not finite on."""
+    finite = np.all(np.isfinite(w.reshape(w.shape[0], -1)), axis=1)
     diverged_at = None
     if not np.all(finite):
         first = int(np.argmax(~finite))
-        W[first:] = np.nan
+        w[first:] = np.nan
         loss[first:] = np.nan
         diverged_at = first
-    return Trajectory(times, W, loss, diverged_at)
+    return Trajectory(times, w, loss, diverged_at)
 
 
 def measured_rate(problem: object, method: object, w0: object, start: int, stop: int, *,

@@ -14,9 +14,9 @@ every step, or one entry for a constant lr. The gradient is sampled by
 - :func:`gaussian_runs`: ``g = A y + b + s·F z`` with ``z ~ N(0, I)`` (``s = 1/√B``;
   ``s = 0`` draws nothing: the deterministic run of a method with a schedule or an
   average);
-- :func:`online_runs`: ``g = (1/B) Σ_i x_i (x_iᵀ y − t_i)`` over ``B`` fresh examples
-  ``x_i = F z_i``, ``t_i = x_iᵀ w* + σ ε_i`` (``z_i``, ``ε_i`` standard normals, drawn
-  in that order), online SGD on Gaussian data;
+- :func:`online_runs`: ``g = (1/B) Σ_i x_i (x_iᵀ y − σ ε_i)`` over ``B`` fresh examples
+  ``x_i = F z_i`` (``z_i``, ``ε_i`` standard normals, drawn in that order): online SGD on
+  Gaussian data, run on the deviation ``y = w − w*`` from the teacher;
 - :func:`minibatch_runs`: ``g = (1/B) Σ_{i∈S} x_i (x_iᵀ y − y_i) + l2·M y`` over a batch
   ``S`` of rows of ``X`` drawn with replacement (``sampling = 0``), as an independent
   subset of distinct rows each step (``1``), or by epoch-wise reshuffling (``2``: each
@@ -154,8 +154,8 @@ def gaussian_run(curvature, b, c, factor_rows, noise_scale, P, lrs, beta, gamma,
 
 
 @jit_sum
-def online_run(curvature, b, c, factor_rows, teacher, label_std, batch_size, P, lrs, beta,
-               gamma, ema, w0, steps, state, w_out, loss_out, ema_out, ema_loss_out):
+def online_run(curvature, b, c, factor_rows, label_std, batch_size, P, lrs, beta, gamma, ema,
+               w0, steps, state, w_out, loss_out, ema_out, ema_loss_out):
     """One run of online SGD on fresh Gaussian examples; the first non-finite step or −1."""
     d = w0.shape[0]
     w, w_prev, average, y, grad, Aw, direction = _run_vectors(w0, ema_out.shape[0] > 0)
@@ -186,7 +186,7 @@ def online_run(curvature, b, c, factor_rows, teacher, label_std, batch_size, P, 
             _apply_curvature(factor_rows, z, x)
             residual = -label_std * label[0]
             for i in range(d):
-                residual += x[i] * (point[i] - teacher[i])
+                residual += x[i] * point[i]
             residual *= weight
             for i in range(d):
                 grad[i] += residual * x[i]
@@ -364,15 +364,14 @@ def gaussian_runs(curvature, b, c, factor_rows, noise_scale, P, lrs, beta, gamma
 
 
 @jit_parallel
-def online_runs(curvature, b, c, factor_rows, teacher, label_std, batch_size, P, lrs, beta,
-                gamma, ema, w0, steps, states, w_out, loss_out, ema_out, ema_loss_out,
-                diverged_out):
+def online_runs(curvature, b, c, factor_rows, label_std, batch_size, P, lrs, beta, gamma, ema,
+                w0, steps, states, w_out, loss_out, ema_out, ema_loss_out, diverged_out):
     """:func:`online_run` for every run ``r`` (its own ``states[r]``), in parallel."""
     for r in numba.prange(states.shape[0]):
         state = states[r].copy()
-        diverged_out[r] = online_run(curvature, b, c, factor_rows, teacher, label_std,
-                                     batch_size, P, lrs, beta, gamma, ema, w0, steps, state,
-                                     w_out[r], loss_out[r], ema_out[r], ema_loss_out[r])
+        diverged_out[r] = online_run(curvature, b, c, factor_rows, label_std, batch_size, P,
+                                     lrs, beta, gamma, ema, w0, steps, state, w_out[r],
+                                     loss_out[r], ema_out[r], ema_loss_out[r])
 
 
 @jit_parallel

@@ -351,9 +351,8 @@ def propagate_moments(a, b, u0, noise, starts, rates, beta, gamma, average_weigh
 
 
 @jit
-def online_moments(a, b, u0, label_variance, batch_size, lrs, beta, gamma, average_weight,
-                   steps, centre_out, variance_out, average_centre_out,
-                   average_variance_out):
+def online_moments(a, e0, label_variance, batch_size, lrs, beta, gamma, average_weight, steps,
+                   centre_out, variance_out, average_centre_out, average_variance_out):
     """Per-axis mean and variance of ``(u_t, ũ_t)`` for online SGD on Gaussian examples.
 
     The features have independent coordinates of variances ``a_j`` in this frame, so the
@@ -361,12 +360,13 @@ def online_moments(a, b, u0, label_variance, batch_size, lrs, beta, gamma, avera
 
         ``c_j = (a_j² E[y_j²] + a_j (Σ_k a_k E[y_k²] + σ²)) / B``
 
-    at the gradient point ``y = (1 + γ) e_t − γ e_{t−1}`` (deviations from ``u*``, second
-    moments about 0): every axis is coupled to the others through one sum. Each step
-    advances the mean and covariance of ``x = (e_t, e_{t−1}, ẽ_t)`` on every axis by
-    ``x ← T x + f + η v`` (the transition of :func:`propagate_moments`, ``Var η =
-    lr_t² c_j``, ``v = (1, 0, 1 − ρ)``): O(d) a step, O(T·d) in all. ``lrs`` holds every
-    step's lr or one constant.
+    at the gradient point ``y = (1 + γ) e_t − γ e_{t−1}`` (deviations from the teacher,
+    starting at ``e0``; second moments about 0): every axis is coupled to the others
+    through one sum. Each step advances the mean and covariance of
+    ``x = (e_t, e_{t−1}, ẽ_t)`` on every axis by ``x ← T x + η v`` (the transition of
+    :func:`propagate_moments`, ``Var η = lr_t² c_j``, ``v = (1, 0, 1 − ρ)``): O(d) a step,
+    O(T·d) in all. ``lrs`` holds every step's lr or one constant. The centres written
+    out are the mean deviations, on every axis (``a = 0`` axes never move).
     """
     d = a.shape[0]
     rho = average_weight
@@ -377,14 +377,13 @@ def online_moments(a, b, u0, label_variance, batch_size, lrs, beta, gamma, avera
     T = np.zeros((3, 3))
     T[1, 0] = 1.0
     T[2, 2] = rho
-    F = np.zeros(3)
+    no_force = np.zeros(3)
     v = np.zeros(3)
     scratch = np.empty((3, 3))
     new_cov = np.empty((3, 3))
     new_mean = np.empty(3)
     for j in range(d):
-        start = u0[j] + b[j] / a[j] if a[j] != 0.0 else u0[j]
-        mean[j, 0], mean[j, 1], mean[j, 2] = start, start, start
+        mean[j, 0], mean[j, 1], mean[j, 2] = e0[j], e0[j], e0[j]
     t = 0
     for k in range(steps.shape[0]):
         while t < steps[k]:
@@ -402,13 +401,11 @@ def online_moments(a, b, u0, label_variance, batch_size, lrs, beta, gamma, avera
                 det = beta - h * gamma
                 T[0, 0], T[0, 1] = trace, -det
                 T[2, 0], T[2, 1] = (1.0 - rho) * trace, -(1.0 - rho) * det
-                force = -lr * b[j] if a[j] == 0.0 else 0.0
-                F[0], F[2] = force, (1.0 - rho) * force
                 # max(·, 0): E[y_j²] is a PSD form of the moments, negative only by rounding.
                 scale = lr * np.sqrt(max(a[j] * a[j] * second_y[j] + a[j] * coupling, 0.0)
                                      / batch_size)
                 v[0], v[2] = scale, (1.0 - rho) * scale
-                _affine3(T, mean[j], F, new_mean)
+                _affine3(T, mean[j], no_force, new_mean)
                 _copy3(new_mean, mean[j])
                 _sandwich3(T, cov[j], scratch, new_cov)
                 for p in range(3):

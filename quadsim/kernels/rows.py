@@ -85,29 +85,29 @@ def two_step_rows(A, B, c, P, lr, beta, gamma, W0, steps, W_out, loss_out, blas)
     k = 0
     t = 0
     while True:
+        point = W
         if lookahead:
             for i in range(m):
                 for j in range(d):
                     Y[i, j] = W[i, j] + gamma * (W[i, j] - W_prev[i, j])
-            _times(Y, A, G, blas)
-        else:
-            _times(W, A, G, blas)
+            point = Y
+        _times(point, A, G, blas)
         if t == steps[k]:
+            current = G  # W A, unless the gradient was taken at the look-ahead point
             if lookahead:
                 _times(W, A, AW, blas)
-                _record_rows(k, W, AW, B, c, W_out, loss_out)
-            else:
-                _record_rows(k, W, G, B, c, W_out, loss_out)
+                current = AW
+            _record_rows(k, W, current, B, c, W_out, loss_out)
             k += 1
             if k == n_records:
                 return -1
         for i in range(size):
             flat_G[i] += flat_B[i]
+        step = flat_G
         if precondition:
             _times(G, P, direction, blas)
-            _two_step_in_place(flat_W, flat_prev, flat_direction, lr, beta)
-        else:
-            _two_step_in_place(flat_W, flat_prev, flat_G, lr, beta)
+            step = flat_direction
+        _two_step_in_place(flat_W, flat_prev, step, lr, beta)
         t += 1
         if not all_finite(flat_W):
             _mark_diverged(k, W_out.reshape((W_out.shape[0], size)), loss_out)

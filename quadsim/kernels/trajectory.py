@@ -173,28 +173,28 @@ def two_step_raw(A, b, c, P, lr, beta, gamma, w0, steps, w_out, loss_out, plan):
     k = 0
     t = 0
     while True:
+        point = w
         if lookahead:
             for i in range(d):
                 y[i] = w[i] + gamma * (w[i] - w_prev[i])
-            _matvec(plan, A, y, grad)
-        else:
-            _matvec(plan, A, w, grad)
+            point = y
+        _matvec(plan, A, point, grad)
         if t == steps[k]:
+            current = grad  # A w, unless the gradient was taken at the look-ahead point
             if lookahead:
                 _matvec(plan, A, w, Aw)
-                record_state(k, w, Aw, b, c, w_out, loss_out)
-            else:
-                record_state(k, w, grad, b, c, w_out, loss_out)
+                current = Aw
+            record_state(k, w, current, b, c, w_out, loss_out)
             k += 1
             if k == n_records:
                 return -1
         for i in range(d):
             grad[i] += b[i]
+        step = grad
         if precondition:
             _matvec(plan, P, grad, direction)
-            _two_step_in_place(w, w_prev, direction, lr, beta)
-        else:
-            _two_step_in_place(w, w_prev, grad, lr, beta)
+            step = direction
+        _two_step_in_place(w, w_prev, step, lr, beta)
         t += 1
         if not all_finite(w):
             _mark_diverged(k, w_out, loss_out)
